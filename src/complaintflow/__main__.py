@@ -1,0 +1,3 @@
+from complaintflow._cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Definition layer: workflow files -> validated, frozen models -> compiled workflows."""

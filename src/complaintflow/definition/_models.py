@@ -1,0 +1,349 @@
+"""The workflow file format as frozen pydantic models.
+
+These models check shape and types only; references between parts (a transition
+naming a state, a tier naming a role) are checked by ``_semantics``. The format is
+documented in ``docs/workflow-format.md``; ``complaintflow schema`` prints its JSON Schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from complaintflow.time._durations import Duration
+
+IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=64)]
+"""Names of states, triggers, roles, tiers, clocks: letters, digits, ``_``."""
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=100)]
+"""Names of workflows, calendars, categories: letters, digits, ``_ . -``."""
+
+SYSTEM_ROLE = "system"
+"""The role of the library's own actions (timers, escalations); always defined."""
+
+ANY_STATE = "*"
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _percent(value: Any) -> Any:
+    if isinstance(value, str) and value.endswith("%"):
+        number = value[:-1].strip()
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", number):
+            return float(number)
+    return value
+
+
+Percent = Annotated[
+    float,
+    BeforeValidator(_percent, json_schema_input_type=str | float),
+    Field(gt=0, lt=100),
+]
+"""A threshold like ``75%`` (or a plain number, 75)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --- calendars -------------------------------------------------------------------
+
+
+class HolidaySource(_Model):
+    """Public holidays from the ``holidays`` package."""
+
+    country: Annotated[str, StringConstraints(min_length=2, max_length=3)]
+    subdiv: str | None = None
+
+
+class CalendarSpec(_Model):
+    """A business calendar: when work happens, in which time zone."""
+
+    description: str = ""
+    timezone: str = "UTC"
+    working_hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {"mon-fri": ["09:00-18:00"]},
+        description="Day ('mon'..'sun') or range ('mon-fri') -> windows 'HH:MM-HH:MM'.",
+    )
+    holidays: HolidaySource | None = None
+    extra_holidays: list[dt.date] = Field(default_factory=list)
+    extra_working_days: list[dt.date] = Field(default_factory=list)
+    make_up_day_hours: list[str] | None = None
+    covered_years: list[int] | None = None
+
+
+# --- actions and conditions --------------------------------------------------------
+
+
+class Action(_Model):
+    """One thing done when a transition fires or a tier is entered. Exactly one key."""
+
+    notify: Annotated[
+        list[Identifier] | None, BeforeValidator(_one_or_many, json_schema_input_type=Any)
+    ] = None
+    assign: Identifier | None = None
+    set_tier: Identifier | None = None
+    escalate: Literal[True] | None = None
+    raise_tier: Literal[True] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, str) and data in ("escalate", "raise_tier"):
+            return {data: True}
+        if isinstance(data, dict):
+            given = [k for k, v in data.items() if v is not None]
+            if len(given) != 1:
+                raise ValueError(
+                    "an action has exactly one of: notify, assign, set_tier, escalate, "
+                    f"raise_tier (got {', '.join(map(str, given)) or 'none'})"
+                )
+        return data
+
+    @property
+    def kind(self) -> str:
+        """The action's key, e.g. ``notify``."""
+        for name in ("notify", "assign", "set_tier", "escalate", "raise_tier"):
+            if getattr(self, name) is not None:
+                return name
+        raise AssertionError("validated action without a kind")  # pragma: no cover
+
+
+CONDITION_OPERATORS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "exists")
+
+
+class Condition(_Model):
+    """A declarative test on a complaint, e.g. ``{field: tier, in: [severe, urgent]}``.
+
+    ``field`` names a complaint attribute (``tier``, ``category``, ``channel``,
+    ``owner_role``, ``escalation_level``, ``reopen_count``) or a value in the
+    event's data (``data.amount``) or the intake record (``intake.object``).
+    """
+
+    field: str
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    exists: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        given = [op for op in CONDITION_OPERATORS if self.operand(op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a condition has exactly one operator of: {', '.join(CONDITION_OPERATORS)} "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    def operand(self, op: str) -> Any:
+        """The value given for operator ``op`` (``None`` when absent)."""
+        return self.in_ if op == "in" else getattr(self, op)
+
+    @property
+    def operator(self) -> str:
+        """The one operator this condition uses."""
+        return next(op for op in CONDITION_OPERATORS if self.operand(op) is not None)
+
+    def describe(self) -> str:
+        """Readable text, e.g. ``tier in ['severe', 'urgent']``."""
+        return f"{self.field} {self.operator} {self.operand(self.operator)!r}"
+
+
+# --- tiers, states, transitions ---------------------------------------------------------
+
+
+class TierSpec(_Model):
+    """A severity tier: its level, who handles it, its clock targets."""
+
+    level: Annotated[int, Field(ge=1, le=4)]
+    handled_by: Identifier
+    description: str = ""
+    clocks: dict[Identifier, Duration] = Field(default_factory=dict)
+    on_enter: list[Action] = Field(default_factory=list)
+
+
+class StateSpec(_Model):
+    """A state of the lifecycle. Written as a bare name or as a mapping."""
+
+    name: Identifier
+    description: str = ""
+    initial: bool = False
+    final: bool = False
+    waiting_on_customer: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+StateEntry = Annotated[StateSpec, BeforeValidator(lambda v: v, json_schema_input_type=Any)]
+
+Sources = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z][A-Za-z0-9_]*)$")]],
+    BeforeValidator(_one_or_many, json_schema_input_type=str | list[str]),
+    Field(min_length=1),
+]
+
+
+class TransitionSpec(_Model):
+    """A lifecycle event: which trigger moves which source states where, and who may fire it.
+
+    ``dest`` omitted makes an internal transition (the state stays, the event is
+    still audited), used for escalations and recorded contacts.
+    """
+
+    trigger: Identifier
+    source: Sources
+    dest: Identifier | None = None
+    roles: Annotated[list[Identifier], Field(min_length=1)]
+    description: str = ""
+    requires: list[str] = Field(default_factory=list)
+    guards: list[Identifier] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    bypasses_feedback: bool = False
+
+
+# --- clocks -------------------------------------------------------------------------------
+
+
+class BreachSpec(_Model):
+    """What a clock's breach does."""
+
+    escalate: bool = True
+    notify: list[Identifier] = Field(default_factory=list)
+    raise_tier: bool = False
+    repeat_every: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if data == "escalate":
+            return {"escalate": True}
+        if data == "notify":
+            return {"escalate": False, "notify": []}
+        if data == "none":
+            return {"escalate": False}
+        return data
+
+
+class ClockSpec(_Model):
+    """An SLA clock: when it runs, pauses and stops, and what its breach does."""
+
+    description: str = ""
+    starts_in: list[Identifier] = Field(default_factory=list)
+    starts_on: list[Identifier] = Field(default_factory=list)
+    stops_in: list[Identifier] = Field(default_factory=list)
+    stops_on: list[Identifier] = Field(default_factory=list)
+    pauses_in: list[Identifier] = Field(default_factory=list)
+    pause_policy: Literal["waiting_on_customer", "never"] = "waiting_on_customer"
+    when: list[Condition] = Field(
+        default_factory=list, description="The clock starts only for complaints matching these."
+    )
+    target: Duration | None = None
+    warn_at: list[Percent] = Field(default_factory=list)
+    on_breach: BreachSpec = Field(default_factory=BreachSpec)
+
+    @field_validator("warn_at")
+    @classmethod
+    def _sorted_unique(cls, value: list[float]) -> list[float]:
+        if sorted(set(value)) != value:
+            raise ValueError("warning thresholds must be increasing and distinct")
+        return value
+
+
+# --- feedback and invariants ----------------------------------------------------------------
+
+
+class FeedbackSpec(_Model):
+    """The customer-feedback step: every way to a final state passes through ``state``."""
+
+    state: Identifier
+
+
+class NotifiedWithin(_Model):
+    """A role must have been notified, optionally within a time of entering the condition."""
+
+    role: Identifier
+    within: Duration | None = None
+
+
+class InvariantWhen(_Model):
+    """When an invariant applies: in these states and/or for these tiers."""
+
+    states: list[Identifier] = Field(default_factory=list)
+    tiers: list[Identifier] = Field(default_factory=list)
+
+
+class InvariantRequire(_Model):
+    """What must then hold."""
+
+    visited: list[Identifier] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
+    notified: list[NotifiedWithin] = Field(default_factory=list)
+    feedback_recorded: bool = False
+
+
+class InvariantSpec(_Model):
+    """A declarative rule the QA kit checks after every step."""
+
+    name: Slug
+    description: str = ""
+    when: InvariantWhen = Field(default_factory=InvariantWhen)
+    require: InvariantRequire
+
+
+# --- the workflow -----------------------------------------------------------------------------
+
+
+class WorkflowSpec(_Model):
+    """A complete workflow definition, as read from one YAML file."""
+
+    workflow: Slug = Field(description="The workflow's name; with version, its identity.")
+    version: Annotated[int, Field(ge=1)]
+    description: str = ""
+    calendar: Slug | None = Field(
+        None, description="Name of the business calendar (under calendars: or imported)."
+    )
+    imports: list[str] = Field(
+        default_factory=list, description="Calendar files, relative to this file."
+    )
+    calendars: dict[Slug, CalendarSpec] = Field(default_factory=dict)
+    roles: Annotated[list[Identifier], Field(min_length=1)]
+    escalation_chain: list[Identifier] = Field(default_factory=list)
+    categories: Annotated[list[Slug], Field(min_length=1)]
+    tiers: dict[Identifier, TierSpec]
+    states: Annotated[list[StateEntry], Field(min_length=2)]
+    transitions: Annotated[list[TransitionSpec], Field(min_length=1)]
+    clocks: dict[Identifier, ClockSpec] = Field(default_factory=dict)
+    feedback: FeedbackSpec | None = None
+    invariants: list[InvariantSpec] = Field(default_factory=list)
+
+
+class CalendarFileSpec(_Model):
+    """A shared calendar file: only ``calendars:``."""
+
+    calendars: dict[Slug, CalendarSpec]

@@ -1,0 +1,398 @@
+"""Semantic checks of a workflow definition: references and the shape of its graph.
+
+Works on ``Parts``, the pieces of a file that passed the shape check, so that a
+typo in one transition does not hide an unknown state in another. Graph checks
+(reachability, dead ends, feedback, ambiguity) need the whole file and run only
+when every piece passed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from complaintflow.definition._models import (
+    ANY_STATE,
+    SYSTEM_ROLE,
+    Action,
+    CalendarSpec,
+    ClockSpec,
+    Condition,
+    FeedbackSpec,
+    InvariantSpec,
+    StateSpec,
+    TierSpec,
+    TransitionSpec,
+)
+from complaintflow.definition._yaml import PathKey
+
+COMPLAINT_FIELDS = frozenset(
+    {
+        "tier",
+        "category",
+        "channel",
+        "state",
+        "owner",
+        "owner_role",
+        "escalation_level",
+        "reopen_count",
+        "customer_ref",
+    }
+)
+"""Fields a condition, a ``requires`` list or an invariant may name without a prefix."""
+FIELD_PREFIXES = ("data.", "intake.")
+
+Finding = tuple[PathKey, str]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a candidate is close to ``name``, else ``''``."""
+    close = difflib.get_close_matches(str(name), sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class Parts:
+    """The pieces of a workflow that passed the shape check, keyed by their place in the file."""
+
+    roles: list[str] | None = None
+    escalation_chain: list[str] | None = None
+    categories: list[str] | None = None
+    tiers: dict[str, TierSpec] = field(default_factory=dict)
+    states: dict[int, StateSpec] = field(default_factory=dict)
+    transitions: dict[int, TransitionSpec] = field(default_factory=dict)
+    clocks: dict[str, ClockSpec] = field(default_factory=dict)
+    calendars: dict[str, CalendarSpec] = field(default_factory=dict)
+    calendar: str | None = None
+    feedback: FeedbackSpec | None = None
+    invariants: dict[int, InvariantSpec] = field(default_factory=dict)
+    tiers_given: bool = False
+    complete: bool = False
+
+
+class _Checker:
+    def __init__(self, parts: Parts, imported_calendars: Mapping[str, CalendarSpec]) -> None:
+        self.p = parts
+        self.imported = imported_calendars
+        self.found: list[Finding] = []
+        self.state_names = [s.name for s in parts.states.values()]
+        self.roles = set(parts.roles or []) | {SYSTEM_ROLE}
+        self.triggers = {t.trigger for t in parts.transitions.values()}
+
+    def add(self, path: PathKey, message: str) -> None:
+        self.found.append((path, message))
+
+    # --- references ----------------------------------------------------------------
+
+    def ref(self, path: PathKey, kind: str, name: str, known: Iterable[str]) -> bool:
+        known = list(known)
+        if name in known:
+            return True
+        self.add(path, f"unknown {kind} {name!r}{did_you_mean(name, known)}")
+        return False
+
+    def state_ref(self, path: PathKey, name: str) -> bool:
+        if self.p.complete or self.state_names:
+            return self.ref(path, "state", name, self.state_names)
+        return True
+
+    def role_ref(self, path: PathKey, name: str) -> None:
+        if self.p.roles is not None:
+            self.ref(path, "role", name, self.roles)
+
+    def tier_ref(self, path: PathKey, name: str) -> None:
+        self.ref(path, "tier", name, self.p.tiers)
+
+    def trigger_ref(self, path: PathKey, name: str) -> None:
+        if self.p.complete:
+            self.ref(path, "trigger", name, self.triggers)
+
+    def unique(self, path: PathKey, kind: str, names: Iterable[tuple[PathKey, str]]) -> None:
+        seen: set[str] = set()
+        for where, name in names:
+            if name in seen:
+                self.add(where, f"duplicate {kind} {name!r}")
+            seen.add(name)
+
+    def field_ref(self, path: PathKey, name: str) -> None:
+        if name in COMPLAINT_FIELDS or (
+            name.startswith(FIELD_PREFIXES) and len(name.split(".", 1)[1]) > 0
+        ):
+            return
+        self.add(
+            path,
+            f"unknown field {name!r}{did_you_mean(name, COMPLAINT_FIELDS)}; use one of "
+            f"{', '.join(sorted(COMPLAINT_FIELDS))}, or data.<key> / intake.<key>",
+        )
+
+    def actions(self, path: PathKey, actions: list[Action]) -> None:
+        for i, action in enumerate(actions):
+            here = (*path, i)
+            for j, role in enumerate(action.notify or []):
+                self.role_ref(
+                    (*here, "notify", j) if len(action.notify or []) > 1 else (*here, "notify"),
+                    role,
+                )
+            if action.assign is not None:
+                self.role_ref((*here, "assign"), action.assign)
+            if action.set_tier is not None:
+                self.tier_ref((*here, "set_tier"), action.set_tier)
+            if action.escalate and self.p.escalation_chain == []:
+                self.add((*here, "escalate"), "escalate needs an escalation_chain")
+
+    def conditions(self, path: PathKey, conditions: list[Condition]) -> None:
+        for i, cond in enumerate(conditions):
+            self.field_ref((*path, i, "field"), cond.field)
+            if cond.field == "tier" and cond.operator in ("equals", "not_equals", "in", "not_in"):
+                values = cond.operand(cond.operator)
+                for value in values if isinstance(values, list) else [values]:
+                    self.tier_ref((*path, i, cond.operator), str(value))
+
+    def check_references(self) -> None:
+        p = self.p
+        if p.roles is not None:
+            self.unique(("roles",), "role", [(("roles", i), r) for i, r in enumerate(p.roles)])
+        for i, role in enumerate(p.escalation_chain or []):
+            self.role_ref(("escalation_chain", i), role)
+        if p.escalation_chain:
+            self.unique(
+                ("escalation_chain",),
+                "role in the escalation chain",
+                [(("escalation_chain", i), r) for i, r in enumerate(p.escalation_chain)],
+            )
+        if p.categories is not None:
+            self.unique(
+                ("categories",),
+                "category",
+                [(("categories", i), c) for i, c in enumerate(p.categories)],
+            )
+        self.unique(("states",), "state", [(("states", i), s.name) for i, s in p.states.items()])
+        for name, tier in p.tiers.items():
+            self.role_ref(("tiers", name, "handled_by"), tier.handled_by)
+            for clock_name in tier.clocks:
+                self.ref(("tiers", name, "clocks", clock_name), "clock", clock_name, p.clocks)
+            self.actions(("tiers", name, "on_enter"), tier.on_enter)
+        for i, t in p.transitions.items():
+            here: PathKey = ("transitions", i)
+            sources = t.source
+            for j, src in enumerate(sources):
+                if src != ANY_STATE:
+                    self.state_ref(
+                        (*here, "source", j) if len(sources) > 1 else (*here, "source"), src
+                    )
+            if t.dest is not None:
+                self.state_ref((*here, "dest"), t.dest)
+            for j, role in enumerate(t.roles):
+                self.role_ref((*here, "roles", j), role)
+            for j, name in enumerate(t.requires):
+                self.field_ref((*here, "requires", j), name)
+            self.conditions((*here, "conditions"), t.conditions)
+            self.actions((*here, "actions"), t.actions)
+        for name, clock in p.clocks.items():
+            here = ("clocks", name)
+            for key in ("starts_in", "stops_in", "pauses_in"):
+                for j, state_name in enumerate(getattr(clock, key)):
+                    self.state_ref((*here, key, j), state_name)
+            for key in ("starts_on", "stops_on"):
+                for j, trig in enumerate(getattr(clock, key)):
+                    self.trigger_ref((*here, key, j), trig)
+            self.conditions((*here, "when"), clock.when)
+            for j, role in enumerate(clock.on_breach.notify):
+                self.role_ref((*here, "on_breach", "notify", j), role)
+        if p.calendar is not None:
+            self.ref(("calendar",), "calendar", p.calendar, [*p.calendars, *self.imported])
+        if p.feedback is not None:
+            self.state_ref(("feedback", "state"), p.feedback.state)
+        for i, inv in p.invariants.items():
+            here = ("invariants", i)
+            for j, state_name in enumerate(inv.when.states):
+                self.state_ref((*here, "when", "states", j), state_name)
+            for j, tier_name in enumerate(inv.when.tiers):
+                self.tier_ref((*here, "when", "tiers", j), tier_name)
+            for j, state_name in enumerate(inv.require.visited):
+                self.state_ref((*here, "require", "visited", j), state_name)
+            for j, name in enumerate(inv.require.fields):
+                self.field_ref((*here, "require", "fields", j), name)
+            for j, notified in enumerate(inv.require.notified):
+                self.role_ref((*here, "require", "notified", j, "role"), notified.role)
+        self.unique(
+            ("invariants",),
+            "invariant",
+            [(("invariants", i), inv.name) for i, inv in p.invariants.items()],
+        )
+
+    # --- tiers and clocks ----------------------------------------------------------
+
+    def check_tiers(self) -> None:
+        tiers = self.p.tiers
+        if len(tiers) != 4:
+            self.add(
+                ("tiers",),
+                f"exactly four severity tiers are needed (minor, moderate, severe, urgent by "
+                f"default), found {len(tiers)}",
+            )
+        levels = [t.level for t in tiers.values()]
+        if levels != sorted(set(levels)):
+            order = ", ".join(f"{n}={t.level}" for n, t in tiers.items())
+            self.add(("tiers",), f"tier levels must increase in the order written ({order})")
+
+    def check_clocks(self) -> None:
+        uses_business = False
+        for name, clock in self.p.clocks.items():
+            here: PathKey = ("clocks", name)
+            targets = {t: tier.clocks.get(name) for t, tier in self.p.tiers.items()}
+            uses_business |= any(d is not None and d.is_business for d in targets.values())
+            uses_business |= clock.target is not None and clock.target.is_business
+            if clock.target is None:
+                missing = [t for t, d in targets.items() if d is None]
+                if missing:
+                    self.add(
+                        here,
+                        f"clock {name!r} has no target for tier(s) {', '.join(missing)}: "
+                        f"give them one under tiers.<tier>.clocks.{name}, or set a default target",
+                    )
+            if not (clock.starts_in or clock.starts_on):
+                self.add(here, f"clock {name!r} never starts: give starts_in or starts_on")
+        if uses_business and self.p.calendar is None:
+            self.add(
+                ("calendar",),
+                "business durations (bh, bd) are used but the workflow names no calendar",
+            )
+
+    # --- the graph -----------------------------------------------------------------
+
+    def edges(self) -> list[tuple[str, str, TransitionSpec, int]]:
+        finals = {s.name for s in self.p.states.values() if s.final}
+        out = []
+        for i, t in self.p.transitions.items():
+            sources = (
+                [s for s in self.state_names if s not in finals]
+                if ANY_STATE in t.source
+                else list(dict.fromkeys(s for s in t.source if s != ANY_STATE))
+            )
+            for src in sources:
+                out.append((src, t.dest or src, t, i))
+        return out
+
+    def reachable(
+        self, start: Iterable[str], *, avoid: str | None = None, skip_bypass: bool = False
+    ) -> set[str]:
+        adjacency: dict[str, list[tuple[str, TransitionSpec]]] = {}
+        for src, dest, t, _ in self.edges():
+            adjacency.setdefault(src, []).append((dest, t))
+        seen = set(start)
+        queue = deque(seen)
+        while queue:
+            state = queue.popleft()
+            for dest, t in adjacency.get(state, []):
+                if skip_bypass and t.bypasses_feedback:
+                    continue
+                if dest == avoid or dest in seen:
+                    continue
+                seen.add(dest)
+                queue.append(dest)
+        return seen
+
+    def check_graph(self) -> None:
+        states = self.p.states
+        index = {s.name: i for i, s in states.items()}
+        initial = [s.name for s in states.values() if s.initial]
+        finals = {s.name for s in states.values() if s.final}
+        if len(initial) != 1:
+            self.add(
+                ("states",),
+                "exactly one state must be marked initial: true"
+                + (f" (found {', '.join(initial)})" if initial else " (found none)"),
+            )
+            return
+        if not finals:
+            self.add(("states",), "at least one state must be marked final: true")
+            return
+        for i, s in states.items():
+            if s.initial and s.final:
+                self.add(("states", i), f"state {s.name!r} cannot be both initial and final")
+        reach = self.reachable(initial)
+        for name in self.state_names:
+            if name not in reach:
+                self.add(
+                    ("states", index[name]),
+                    f"state {name!r} is unreachable from the initial state {initial[0]!r}",
+                )
+        leaving = {src for src, dest, _, _ in self.edges() if dest != src}
+        for name in self.state_names:
+            if name not in finals and name not in leaving:
+                self.add(
+                    ("states", index[name]),
+                    f"state {name!r} is not final and has no transition out of it",
+                )
+        for name in self.state_names:
+            if name in finals or name not in leaving:
+                continue
+            if not (self.reachable([name]) & finals):
+                self.add(
+                    ("states", index[name]),
+                    f"no final state can be reached from state {name!r}",
+                )
+        self.check_feedback(initial[0], finals)
+        self.check_ambiguity()
+        self.check_clock_stops(finals)
+
+    def check_feedback(self, initial: str, finals: set[str]) -> None:
+        fb = self.p.feedback
+        if fb is None or fb.state not in self.state_names:
+            return
+        bypass = self.reachable([initial], avoid=fb.state, skip_bypass=True) & finals
+        for name in sorted(bypass):
+            self.add(
+                ("feedback", "state"),
+                f"final state {name!r} can be reached without passing the customer-feedback "
+                f"step {fb.state!r}; route it through {fb.state!r} or mark the transition "
+                f"bypasses_feedback: true",
+            )
+
+    def check_ambiguity(self) -> None:
+        seen: dict[tuple[str, str, frozenset[str]], int] = {}
+        for src, _, t, i in self.edges():
+            distinguish = frozenset(t.guards) | frozenset(c.describe() for c in t.conditions)
+            key = (t.trigger, src, distinguish)
+            if key in seen and seen[key] != i:
+                self.add(
+                    ("transitions", i),
+                    f"ambiguous: trigger {t.trigger!r} from state {src!r} is also defined by "
+                    f"transitions[{seen[key]}] with the same guards and conditions",
+                )
+            seen.setdefault(key, i)
+
+    def check_clock_stops(self, finals: set[str]) -> None:
+        edges = self.edges()
+        for name, clock in self.p.clocks.items():
+            starts = set(clock.starts_in) | {
+                dest for _, dest, t, _ in edges if t.trigger in clock.starts_on
+            }
+            stop_states = (
+                set(clock.stops_in)
+                | finals
+                | {dest for _, dest, t, _ in edges if t.trigger in clock.stops_on}
+            )
+            for start in sorted(starts):
+                if start in stop_states:
+                    continue
+                if not (self.reachable([start]) & stop_states):
+                    self.add(
+                        ("clocks", name),
+                        f"clock {name!r} starts in state {start!r} but can never stop from there",
+                    )
+
+
+def check(parts: Parts, imported_calendars: Mapping[str, CalendarSpec]) -> list[Finding]:
+    """Every semantic problem of ``parts``, as (path, message), in a stable order."""
+    checker = _Checker(parts, imported_calendars)
+    checker.check_references()
+    if parts.complete or parts.tiers_given:
+        checker.check_tiers()
+    checker.check_clocks()
+    if parts.complete and not checker.found:
+        checker.check_graph()
+    return checker.found

@@ -1,0 +1,6 @@
+"""Time: durations, the injectable clock and business calendars."""
+
+from complaintflow.time._clock import Clock, FakeClock, SystemClock
+from complaintflow.time._durations import Duration
+
+__all__ = ["Clock", "Duration", "FakeClock", "SystemClock"]
