@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from collections.abc import Mapping
@@ -20,8 +21,11 @@ from complaintflow.definition._models import (
     TierSpec,
     TransitionSpec,
     WorkflowSpec,
+    closest,
+    did_you_mean,
+    show_value,
 )
-from complaintflow.definition._semantics import Parts, check, did_you_mean
+from complaintflow.definition._semantics import Parts, check
 from complaintflow.definition._yaml import PathKey, SourceMap, read_yaml
 from complaintflow.exceptions import Problem, WorkflowValidationError
 
@@ -29,11 +33,52 @@ M = TypeVar("M", bound=BaseModel)
 
 _NAME_HINT = "names start with a letter and hold only letters, digits and _"
 _SLUG_HINT = "names start with a letter or digit and hold only letters, digits, _ . -"
+_EXPECTED = {
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "date_type": "expected a date like 2025-10-01",
+    "date_parsing": "expected a date like 2025-10-01",
+    "date_from_datetime_parsing": "expected a date like 2025-10-01",
+    "date_from_datetime_inexact": "expected a date like 2025-10-01, without a time",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+    "dict_type": "expected a mapping (key: value)",
+}
+_BOUNDS = {
+    "greater_than": ("gt", "must be greater than"),
+    "greater_than_equal": ("ge", "must be at least"),
+    "less_than": ("lt", "must be less than"),
+    "less_than_equal": ("le", "must be at most"),
+}
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _read_as(raw: str, value: Any) -> str:
+    """Why an unquoted scalar is not text: the YAML 1.1 traps (``on``, ``13:30``)."""
+    if isinstance(value, bool):
+        what = f"the boolean {show_value(value)}"
+    elif isinstance(value, int | float) and ":" in raw:
+        what = f"the number {value} (a base-60 time, as YAML 1.1 reads it)"
+    elif isinstance(value, int | float):
+        what = f"the number {value}"
+    elif isinstance(value, dt.date):
+        what = "a date"
+    else:
+        what = "null (no value)"
+    return f"{raw} is read by YAML as {what}; to mean the text, write it in quotes: {raw!r}"
+
+
+def _trap(raw: str, value: Any) -> bool:
+    """True for text YAML 1.1 reads as a surprise: ``on``/``no`` -> bool, ``13:30`` -> 810."""
+    if isinstance(value, bool):
+        return raw.lower() not in ("true", "false")
+    return isinstance(value, dt.date) or (isinstance(value, int | float) and ":" in raw)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -70,61 +115,101 @@ def _unwrap(annotation: Any, part: Any) -> Any:
             return annotation
 
 
+_KEY_SYNONYMS = {"from": "source", "to": "dest", "state": "name", "role": "roles"}
+"""Words designers reach for, and the key the format uses for them."""
+
+
+def _suggest_key(name: str, allowed: list[str]) -> str | None:
+    synonym = _KEY_SYNONYMS.get(name)
+    return synonym if synonym in allowed else closest(name, allowed)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    owner = _model_at(model, loc)
+    return [f.alias or n for n, f in owner.model_fields.items()] if owner else []
+
+
+def _message(error: Any, path: PathKey, source: SourceMap, *, is_key: bool) -> str:
+    """A pydantic error as a process designer reads it: no ``Input should be``."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    raw = source.plain.get(path)
+    if raw is not None and (kind == "string_type" or _trap(raw, value)):
+        return _read_as(raw, value)
+    if kind == "string_pattern_mismatch":
+        hint = _SLUG_HINT if "." in str(ctx.get("pattern", "")) else _NAME_HINT
+        return f"{show_value(value)} is not a valid {'key' if is_key else 'name'}: {hint}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",")]
+        if options == ["True"]:
+            return f"{show_value(value)} is not allowed; write true, or leave the key out"
+        hint = did_you_mean(str(value), options)
+        return f"{show_value(value)} is not allowed; expected {expected}{hint}"
+    if kind == "value_error":
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if path and (
+            path[-1] in ("target", "repeat_every", "within")
+            or (len(path) >= 3 and path[0] == "tiers" and path[-2] == "clocks")
+        ):
+            message = f"invalid duration {show_value(value)}: {message}"
+        return message
+    if kind == "list_type" and isinstance(value, str):
+        return f"expected a list, got {show_value(value)} (a list of one is written [{value}])"
+    if kind in _EXPECTED:
+        shown = "nothing" if value is None else show_value(value)
+        return f"{_EXPECTED[kind]}, got {shown}"
+    if kind in _BOUNDS:
+        bound, phrase = _BOUNDS[kind]
+        return f"{phrase} {ctx.get(bound)}, got {show_value(value)}"
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return f"needs at least {least} item{'s' if least != 1 else ''}, got {len(value or [])}"
+    if kind in ("string_too_short", "string_too_long"):
+        if kind == "string_too_short":
+            limit = f"at least {ctx.get('min_length')}"
+        else:
+            limit = f"at most {ctx.get('max_length')}"
+        return f"must be {limit} characters long, got {show_value(value)}"
+    message = str(error["msg"])
+    message = message[0].lower() + message[1:]
+    if value is not None and not isinstance(value, dict | list):
+        message += f", got {show_value(value)}"
+    return message
+
+
 def _translate(
     exc: ValidationError, model: type[BaseModel], base: PathKey, source: SourceMap
 ) -> list[Problem]:
+    errors = exc.errors(include_url=False)
+    # a misspelt key also shows up as the missing key it was meant to be: say it once
+    meant: set[PathKey] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = tuple(error["loc"])
+            close = _suggest_key(str(loc[-1]), _allowed_keys(model, loc[:-1]))
+            if close is not None:
+                meant.add((*base, *loc[:-1], close))
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         loc = tuple(part for part in error["loc"] if part != "[key]")
         is_key = "[key]" in error["loc"]
-        kind = error["type"]
-        value = error.get("input")
         path = (*base, *loc)
-        if kind == "extra_forbidden":
-            owner = _model_at(model, loc[:-1])
-            allowed = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
-            problems.append(
-                source.problem(
-                    path,
-                    f"unknown key {loc[-1]!r}{did_you_mean(str(loc[-1]), allowed)}"
-                    + (f"; allowed: {', '.join(allowed)}" if allowed else ""),
-                    key=True,
-                )
-            )
+        if source.was_reported(path):
             continue
-        if kind == "missing":
-            problems.append(source.problem(path[:-1], f"missing required key {loc[-1]!r}"))
-            continue
-        if kind == "string_pattern_mismatch":
-            hint = _SLUG_HINT if "." in str(error.get("ctx", {}).get("pattern", "")) else _NAME_HINT
-            what = "key" if is_key else "name"
-            message = f"{_short(value)} is not a valid {what}: {hint}"
-        elif kind == "literal_error":
-            expected = str(error.get("ctx", {}).get("expected", ""))
-            options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",")]
-            message = (
-                f"{_short(value)} is not allowed; expected {expected}"
-                f"{did_you_mean(str(value), options)}"
-            )
-        elif kind == "value_error":
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if (loc and loc[-1] in ("target", "repeat_every", "within")) or (
-                len(loc) >= 2 and loc[-2] == "clocks" and path[0] == "tiers"
-            ):
-                message = f"invalid duration {_short(value)}: {message}"
-        elif kind in ("model_type", "model_attributes_type", "dict_type"):
-            message = f"expected a mapping (key: value), got {_short(value)}"
-        elif kind == "list_type":
-            message = f"expected a list, got {_short(value)}"
-        elif kind == "too_short":
-            message = str(error["msg"]).replace("List should have", "needs")
-            message = message.lower()
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            close = _suggest_key(str(loc[-1]), allowed)
+            message = f"unknown key {loc[-1]!r}" + (f" (did you mean {close!r}?)" if close else "")
+            message += f"; allowed: {', '.join(allowed)}" if allowed else ""
+            problems.append(source.problem(path, message, key=True))
+        elif error["type"] == "missing":
+            if path not in meant:
+                problems.append(source.problem(path[:-1], f"missing required key {loc[-1]!r}"))
         else:
-            message = str(error["msg"])
-            message = message[0].lower() + message[1:]
-            if value is not None and not isinstance(value, dict | list):
-                message += f", got {_short(value)}"
-        problems.append(source.problem(path, message, key=is_key))
+            message = _message(error, path, source, is_key=is_key)
+            problems.append(source.problem(path, message, key=is_key))
     return problems
 
 
@@ -155,35 +240,35 @@ def _partial_parts(data: Mapping[str, Any], source: SourceMap) -> Parts:
     calendar = data.get("calendar")
     parts.calendar = calendar if isinstance(calendar, str) else None
 
-    def entries(key: str) -> list[tuple[Any, Any]]:
+    def listed(key: str) -> list[tuple[int, Any]]:
         value = data.get(key)
-        if isinstance(value, list):
-            return list(enumerate(value))
-        if isinstance(value, dict):
-            return list(value.items())
-        return []
+        return list(enumerate(value)) if isinstance(value, list) else []
 
-    for key, raw in entries("tiers"):
+    def mapped(key: str) -> list[tuple[str, Any]]:
+        value = data.get(key)
+        return list(value.items()) if isinstance(value, dict) else []
+
+    for name, raw in mapped("tiers"):
         if (tier := _parse(TierSpec, raw, (), source, sink)) is not None:
-            parts.tiers[str(key)] = tier
+            parts.tiers[name] = tier
     parts.tiers_given = isinstance(data.get("tiers"), dict) and len(parts.tiers) == len(
         data["tiers"]
     )
-    for key, raw in entries("states"):
+    for i, raw in listed("states"):
         if (state := _parse(StateSpec, raw, (), source, sink)) is not None:
-            parts.states[int(key)] = state
-    for key, raw in entries("transitions"):
+            parts.states[i] = state
+    for i, raw in listed("transitions"):
         if (transition := _parse(TransitionSpec, raw, (), source, sink)) is not None:
-            parts.transitions[int(key)] = transition
-    for key, raw in entries("clocks"):
+            parts.transitions[i] = transition
+    for name, raw in mapped("clocks"):
         if (clock := _parse(ClockSpec, raw, (), source, sink)) is not None:
-            parts.clocks[str(key)] = clock
-    for key, raw in entries("calendars"):
+            parts.clocks[name] = clock
+    for name, raw in mapped("calendars"):
         if (cal := _parse(CalendarSpec, raw, (), source, sink)) is not None:
-            parts.calendars[str(key)] = cal
-    for key, raw in entries("invariants"):
+            parts.calendars[name] = cal
+    for i, raw in listed("invariants"):
         if (inv := _parse(InvariantSpec, raw, (), source, sink)) is not None:
-            parts.invariants[int(key)] = inv
+            parts.invariants[i] = inv
     if isinstance(data.get("feedback"), dict):
         parts.feedback = _parse(FeedbackSpec, data["feedback"], (), source, sink)
     return parts
@@ -206,8 +291,9 @@ def _full_parts(spec: WorkflowSpec) -> Parts:
     )
 
 
-def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+def _sorted(problems: list[Problem], file: str) -> list[Problem]:
+    """In file order; problems of imported calendar files after the workflow's own."""
+    return sorted(problems, key=lambda p: (p.file != file, p.file, p.line or 0, p.column or 0))
 
 
 class LoadedWorkflow:
@@ -227,17 +313,37 @@ class LoadedWorkflow:
 
 
 def _read_calendars(
-    path: Path, source_file: str, problems: list[Problem], at: PathKey, source: SourceMap
+    path: Path, name: str, problems: list[Problem], at: PathKey, source: SourceMap
 ) -> dict[str, CalendarSpec]:
+    if not path.is_file():
+        problems.append(
+            source.problem(
+                at,
+                f"calendar file {str(path)!r} does not exist "
+                "(imports are looked up next to the workflow file)",
+            )
+        )
+        return {}
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.append(
-            source.problem(at, f"cannot read calendar file {str(path)!r}: {exc.strerror}")
-        )
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        problems.append(source.problem(at, f"cannot read calendar file {name!r}: {reason}"))
         return {}
     data, cal_source, found = read_yaml(text, str(path))
     if found:
+        problems.extend(found)
+        return {}
+    if not isinstance(data, dict):
+        found = [
+            Problem(
+                f"a calendar file is a mapping with calendars:, got {show_value(data)}",
+                "",
+                str(path),
+                1,
+                1,
+            )
+        ]
         problems.extend(found)
         return {}
     spec = _parse(CalendarFileSpec, data, (), cal_source, problems)
@@ -264,33 +370,27 @@ def parse_workflow(
     """
     data, source, problems = read_yaml(text, file)
     if data is None and problems:
-        raise WorkflowValidationError(_sorted(problems), file)
+        raise WorkflowValidationError(problems, file)
     if not isinstance(data, dict):
-        raise WorkflowValidationError(
-            [
-                Problem(
-                    f"expected a mapping at the top of a workflow file, got {_short(data)}",
-                    "",
-                    file,
-                    1,
-                    1,
-                )
-            ],
-            file,
+        message = (
+            "a workflow file is a mapping of keys (workflow:, version:, states:, ...), "
+            f"got {show_value(data)}"
         )
+        raise WorkflowValidationError([Problem(message, "", file, 1, 1)], file)
     calendars: dict[str, CalendarSpec] = dict(extra_calendars or {})
     imports = data.get("imports")
     if isinstance(imports, list):
         for i, name in enumerate(imports):
             if isinstance(name, str):
                 target = (base_dir or Path.cwd()) / name
-                calendars.update(_read_calendars(target, file, problems, ("imports", i), source))
+                found = _read_calendars(target, name, problems, ("imports", i), source)
+                calendars.update(found)
     spec = _parse(WorkflowSpec, data, (), source, problems)
     parts = _full_parts(spec) if spec is not None else _partial_parts(data, source)
     for path, message in check(parts, calendars):
         problems.append(source.problem(path, message))
     if problems or spec is None:
-        raise WorkflowValidationError(_sorted(problems), file)
+        raise WorkflowValidationError(_sorted(problems, file), file)
     return LoadedWorkflow(spec, file, calendars)
 
 

@@ -8,7 +8,9 @@ documented in ``docs/workflow-format.md``; ``complaintflow schema`` prints its J
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,16 +40,66 @@ SYSTEM_ROLE = "system"
 ANY_STATE = "*"
 
 
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``name`` when one is close enough to be a typo.
+
+    Close means similar spelling, or one is the start of the other (``destination``
+    for ``dest``, ``role`` for ``roles``).
+    """
+    name = str(name)
+    options = sorted(set(candidates))
+    starts = [
+        c
+        for c in options
+        if (len(c) >= 3 and name.startswith(c)) or (len(name) >= 4 and c.startswith(name))
+    ]
+    if starts:
+        return min(starts, key=lambda c: abs(len(c) - len(name)))
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a candidate is close to ``name``, else ``''``."""
+    close = closest(name, candidates)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+def show_value(value: Any) -> str:
+    """A value as its YAML author would write it: ``true``, ``null``, ``'text'``, ``a list``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
 def _percent(value: Any) -> Any:
-    if isinstance(value, str) and value.endswith("%"):
-        number = value[:-1].strip()
-        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", number):
-            return float(number)
-    return value
+    number: Any = value
+    if isinstance(value, str):
+        text = value.removesuffix("%").strip()
+        number = float(text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < 100:
+        raise ValueError(
+            f"a warning threshold is a percentage of the target between 0% and 100%, "
+            f"like '75%'; got {show_value(value)}"
+        )
+    return float(number)
+
+
+def _percent_text(value: float) -> str:
+    return f"{value:g}%"
 
 
 Percent = Annotated[
@@ -91,6 +143,9 @@ class CalendarSpec(_Model):
 # --- actions and conditions --------------------------------------------------------
 
 
+ACTION_KINDS = ("notify", "assign", "set_tier", "escalate", "raise_tier")
+
+
 class Action(_Model):
     """One thing done when a transition fires or a tier is entered. Exactly one key."""
 
@@ -107,19 +162,24 @@ class Action(_Model):
     def _exactly_one(cls, data: Any) -> Any:
         if isinstance(data, str) and data in ("escalate", "raise_tier"):
             return {data: True}
+        if isinstance(data, str):
+            raise ValueError(
+                f"unknown action {data!r}{did_you_mean(data, ACTION_KINDS)}; an action is "
+                "escalate, raise_tier, or a mapping with one of: notify, assign, set_tier"
+            )
         if isinstance(data, dict):
             given = [k for k, v in data.items() if v is not None]
             if len(given) != 1:
                 raise ValueError(
-                    "an action has exactly one of: notify, assign, set_tier, escalate, "
-                    f"raise_tier (got {', '.join(map(str, given)) or 'none'})"
+                    f"an action has exactly one of: {', '.join(ACTION_KINDS)} "
+                    f"(got {', '.join(map(str, given)) or 'none'})"
                 )
         return data
 
     @property
     def kind(self) -> str:
         """The action's key, e.g. ``notify``."""
-        for name in ("notify", "assign", "set_tier", "escalate", "raise_tier"):
+        for name in ACTION_KINDS:
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("validated action without a kind")  # pragma: no cover
@@ -196,7 +256,12 @@ class StateSpec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _from_name(cls, data: Any) -> Any:
-        return {"name": data} if isinstance(data, str) else data
+        if isinstance(data, str):
+            return {"name": data}
+        if not isinstance(data, dict):
+            got = show_value(data)
+            raise ValueError(f"a state is a name, or a mapping with name: (got {got})")
+        return data
 
 
 StateEntry = Annotated[StateSpec, BeforeValidator(lambda v: v, json_schema_input_type=Any)]
@@ -247,6 +312,12 @@ class BreachSpec(_Model):
             return {"escalate": False, "notify": []}
         if data == "none":
             return {"escalate": False}
+        if isinstance(data, str):
+            raise ValueError(
+                f"unknown breach action {data!r}"
+                f"{did_you_mean(data, ('escalate', 'notify', 'none'))}; write escalate, "
+                "notify, none, or a mapping (escalate, notify, raise_tier, repeat_every)"
+            )
         return data
 
 
@@ -271,11 +342,29 @@ class ClockSpec(_Model):
     @classmethod
     def _sorted_unique(cls, value: list[float]) -> list[float]:
         if sorted(set(value)) != value:
-            raise ValueError("warning thresholds must be increasing and distinct")
+            raise ValueError(
+                "warning thresholds must be increasing and distinct, got "
+                + ", ".join(map(_percent_text, value))
+            )
         return value
 
 
 # --- feedback and invariants ----------------------------------------------------------------
+
+
+class DedupSpec(_Model):
+    """How a repeated contact is recognised as the same matter (不遗漏、不重复)."""
+
+    fields: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^intake\.[A-Za-z_][A-Za-z0-9_]*$")]],
+        Field(min_length=1),
+    ] = Field(
+        description="Intake fields that together name the matter, e.g. "
+        "[intake.customer_contact, intake.object]."
+    )
+    within: Duration | None = Field(
+        None, description="Join only if the open complaint was updated within this time."
+    )
 
 
 class FeedbackSpec(_Model):
@@ -340,6 +429,7 @@ class WorkflowSpec(_Model):
     transitions: Annotated[list[TransitionSpec], Field(min_length=1)]
     clocks: dict[Identifier, ClockSpec] = Field(default_factory=dict)
     feedback: FeedbackSpec | None = None
+    dedup: DedupSpec | None = None
     invariants: list[InvariantSpec] = Field(default_factory=list)
 
 

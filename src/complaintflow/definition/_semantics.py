@@ -8,7 +8,6 @@ when every piece passed.
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,9 @@ from complaintflow.definition._models import (
     TierSpec,
     TransitionSpec,
 )
+from complaintflow.definition._models import did_you_mean as did_you_mean  # re-exported
 from complaintflow.definition._yaml import PathKey
+from complaintflow.time._durations import Duration
 
 COMPLAINT_FIELDS = frozenset(
     {
@@ -45,12 +46,6 @@ COMPLAINT_FIELDS = frozenset(
 FIELD_PREFIXES = ("data.", "intake.")
 
 Finding = tuple[PathKey, str]
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a candidate is close to ``name``, else ``''``."""
-    close = difflib.get_close_matches(str(name), sorted(set(candidates)), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass
@@ -140,7 +135,11 @@ class _Checker:
             if action.set_tier is not None:
                 self.tier_ref((*here, "set_tier"), action.set_tier)
             if action.escalate and self.p.escalation_chain == []:
-                self.add((*here, "escalate"), "escalate needs an escalation_chain")
+                self.add(
+                    (*here, "escalate"),
+                    "escalate moves a complaint one level up the escalation_chain, but the "
+                    "workflow has none; list the roles under escalation_chain:, lowest first",
+                )
 
     def conditions(self, path: PathKey, conditions: list[Condition]) -> None:
         for i, cond in enumerate(conditions):
@@ -228,23 +227,33 @@ class _Checker:
     def check_tiers(self) -> None:
         tiers = self.p.tiers
         if len(tiers) != 4:
+            found = f"{len(tiers)}: {', '.join(tiers)}" if tiers else "none"
             self.add(
                 ("tiers",),
                 f"exactly four severity tiers are needed (minor, moderate, severe, urgent by "
-                f"default), found {len(tiers)}",
+                f"default), found {found}",
             )
         levels = [t.level for t in tiers.values()]
         if levels != sorted(set(levels)):
             order = ", ".join(f"{n}={t.level}" for n, t in tiers.items())
             self.add(("tiers",), f"tier levels must increase in the order written ({order})")
 
+    def durations(self) -> Iterable[tuple[PathKey, Duration | None]]:
+        """Every place a duration may be given, with its value (None when left out)."""
+        for name, tier in self.p.tiers.items():
+            for clock_name, duration in tier.clocks.items():
+                yield ("tiers", name, "clocks", clock_name), duration
+        for name, clock in self.p.clocks.items():
+            yield ("clocks", name, "target"), clock.target
+            yield ("clocks", name, "on_breach", "repeat_every"), clock.on_breach.repeat_every
+        for i, inv in self.p.invariants.items():
+            for j, notified in enumerate(inv.require.notified):
+                yield ("invariants", i, "require", "notified", j, "within"), notified.within
+
     def check_clocks(self) -> None:
-        uses_business = False
         for name, clock in self.p.clocks.items():
             here: PathKey = ("clocks", name)
             targets = {t: tier.clocks.get(name) for t, tier in self.p.tiers.items()}
-            uses_business |= any(d is not None and d.is_business for d in targets.values())
-            uses_business |= clock.target is not None and clock.target.is_business
             if clock.target is None:
                 missing = [t for t, d in targets.items() if d is None]
                 if missing:
@@ -255,11 +264,14 @@ class _Checker:
                     )
             if not (clock.starts_in or clock.starts_on):
                 self.add(here, f"clock {name!r} never starts: give starts_in or starts_on")
-        if uses_business and self.p.calendar is None:
-            self.add(
-                ("calendar",),
-                "business durations (bh, bd) are used but the workflow names no calendar",
-            )
+        if self.p.calendar is None:
+            first = next(((path, d) for path, d in self.durations() if d and d.is_business), None)
+            if first is not None:
+                self.add(
+                    first[0],
+                    f"business durations like {str(first[1])!r} count working time, but the "
+                    "workflow names no calendar; add calendar: with a calendar's name",
+                )
 
     # --- the graph -----------------------------------------------------------------
 
@@ -325,15 +337,18 @@ class _Checker:
             if name not in finals and name not in leaving:
                 self.add(
                     ("states", index[name]),
-                    f"state {name!r} is not final and has no transition out of it",
+                    f"state {name!r} is not final and has no transition out of it; "
+                    "add one, or mark it final: true",
                 )
         for name in self.state_names:
             if name in finals or name not in leaving:
                 continue
-            if not (self.reachable([name]) & finals):
+            trapped = self.reachable([name])
+            if not (trapped & finals):
                 self.add(
                     ("states", index[name]),
-                    f"no final state can be reached from state {name!r}",
+                    f"no final state can be reached from state {name!r}: from there a "
+                    f"complaint only ever moves among {', '.join(sorted(trapped))}",
                 )
         self.check_feedback(initial[0], finals)
         self.check_ambiguity()
@@ -343,14 +358,25 @@ class _Checker:
         fb = self.p.feedback
         if fb is None or fb.state not in self.state_names:
             return
-        bypass = self.reachable([initial], avoid=fb.state, skip_bypass=True) & finals
-        for name in sorted(bypass):
-            self.add(
-                ("feedback", "state"),
-                f"final state {name!r} can be reached without passing the customer-feedback "
-                f"step {fb.state!r}; route it through {fb.state!r} or mark the transition "
-                f"bypasses_feedback: true",
-            )
+        # the states a complaint can be in before it has ever been in the feedback state
+        before = self.reachable([initial], avoid=fb.state, skip_bypass=True)
+        reported: set[int] = set()
+        for src, dest, t, i in self.edges():
+            if (
+                src in before
+                and src != fb.state
+                and dest in finals
+                and dest != src
+                and not t.bypasses_feedback
+                and i not in reported
+            ):
+                reported.add(i)
+                self.add(
+                    ("transitions", i),
+                    f"{t.trigger!r} reaches the final state {dest!r} from {src!r} without "
+                    f"passing the customer-feedback step {fb.state!r}; route it through "
+                    f"{fb.state!r} or mark the transition bypasses_feedback: true",
+                )
 
     def check_ambiguity(self) -> None:
         seen: dict[tuple[str, str, frozenset[str]], int] = {}
@@ -371,19 +397,27 @@ class _Checker:
             starts = set(clock.starts_in) | {
                 dest for _, dest, t, _ in edges if t.trigger in clock.starts_on
             }
-            stop_states = (
-                set(clock.stops_in)
-                | finals
-                | {dest for _, dest, t, _ in edges if t.trigger in clock.stops_on}
-            )
+            # a clock's own stops must be reachable; closing the complaint is only the
+            # backstop that ends every clock, so it counts only for clocks without stops
+            explicit = bool(clock.stops_in or clock.stops_on)
+            stop_states = set(clock.stops_in) | {
+                dest for _, dest, t, _ in edges if t.trigger in clock.stops_on
+            }
+            if not explicit:
+                stop_states = finals
             for start in sorted(starts):
-                if start in stop_states:
+                if start in stop_states or self.reachable([start]) & stop_states:
                     continue
-                if not (self.reachable([start]) & stop_states):
-                    self.add(
-                        ("clocks", name),
-                        f"clock {name!r} starts in state {start!r} but can never stop from there",
-                    )
+                if explicit:
+                    stops = [f"stops_in: {', '.join(clock.stops_in)}"] if clock.stops_in else []
+                    stops += [f"stops_on: {', '.join(clock.stops_on)}"] if clock.stops_on else []
+                    reason = f"none of its stops ({'; '.join(stops)}) can be reached from there"
+                else:
+                    reason = "no final state can be reached from there"
+                self.add(
+                    ("clocks", name),
+                    f"clock {name!r} starts in state {start!r} but can never stop: {reason}",
+                )
 
 
 def check(parts: Parts, imported_calendars: Mapping[str, CalendarSpec]) -> list[Finding]:

@@ -82,6 +82,17 @@ class BusinessCalendar:
         "_weekly",
         "_windows_cached",
     )
+    _covered_declared: frozenset[int]
+    _covered_listed: frozenset[int]
+    _extra_holidays: frozenset[date]
+    _extra_working_days: frozenset[date]
+    _make_up: _Minutes
+    _name: str
+    _source: _HolidaySource | None
+    _timezone: str
+    _tz: ZoneInfo
+    _weekly: tuple[_Minutes, ...]
+    _windows_cached: Callable[[date], tuple[Window, ...]]
 
     def __init__(
         self,
@@ -102,7 +113,9 @@ class BusinessCalendar:
         if not isinstance(name, str) or not name:
             raise fail("name", name, "expected a non-empty string")
         tz = _load_zone(timezone, fail)
-        weekly = _parse_week(_DEFAULT_WORKING_HOURS if working_hours is None else working_hours, fail)
+        if working_hours is None:
+            working_hours = _DEFAULT_WORKING_HOURS
+        weekly = _parse_week(working_hours, fail)
         if make_up_day_hours is None:
             make_up = next(windows for windows in weekly if windows)
         else:
@@ -389,8 +402,7 @@ class BusinessCalendar:
         return instant.astimezone(self._tz).date()
 
     def _windows(self, day: date) -> tuple[Window, ...]:
-        result: tuple[Window, ...] = self._windows_cached(day)
-        return result
+        return self._windows_cached(day)
 
     def _compute_windows(self, day: date) -> tuple[Window, ...]:
         self.check_coverage(day.year)
@@ -460,6 +472,22 @@ class BusinessCalendar:
         if self._covered_declared:
             parts.append(f"covered_years={sorted(self._covered_declared)!r}")
         return f"BusinessCalendar({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[Callable[[], BusinessCalendar], tuple[()]]:
+        # The per-day cache is not picklable; a copy is rebuilt from the configuration.
+        rebuild = functools.partial(
+            BusinessCalendar,
+            name=self._name,
+            timezone=self._timezone,
+            working_hours=self.working_hours,
+            holidays_country=self.holidays_country,
+            holidays_subdiv=self.holidays_subdiv,
+            extra_holidays=sorted(self._extra_holidays),
+            extra_working_days=sorted(self._extra_working_days),
+            make_up_day_hours=self.make_up_day_hours,
+            covered_years=sorted(self._covered_declared),
+        )
+        return rebuild, ()
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"BusinessCalendar is immutable; cannot set {name!r}")
@@ -570,8 +598,9 @@ def _decree_years(probe: Any) -> set[int]:
     if not getattr(probe, "has_substituted_holidays", False):
         return set()
     years: set[int] = set()
-    for attribute, mapping in vars(probe).items():
-        if attribute.startswith("special_") and isinstance(mapping, dict):
+    for attribute in dir(probe):
+        mapping = getattr(probe, attribute) if attribute.startswith("special_") else None
+        if isinstance(mapping, dict):
             for year, entries in mapping.items():
                 entries = entries if entries and isinstance(entries[0], tuple) else (entries,)
                 # (to_month, to_day, from_month, from_day[, from_year]) moves a working day.
@@ -646,9 +675,7 @@ def _parse_day_key(key: object, fail: Callable[..., CalendarConfigError]) -> lis
     return list(range(begin, end + 1))
 
 
-def _parse_windows(
-    spec: object, field: str, fail: Callable[..., CalendarConfigError]
-) -> _Minutes:
+def _parse_windows(spec: object, field: str, fail: Callable[..., CalendarConfigError]) -> _Minutes:
     items: Sequence[object]
     if isinstance(spec, str):
         items = [spec]
@@ -739,8 +766,7 @@ def _require_aware(instant: datetime) -> datetime:
 def _require_date(day: date) -> date:
     if isinstance(day, datetime) or not isinstance(day, date):
         raise CalendarError(
-            f"expected a date, got {day!r}; for an instant use is_working_time / "
-            "next_working_time"
+            f"expected a date, got {day!r}; for an instant use is_working_time / next_working_time"
         )
     return day
 

@@ -1,0 +1,1 @@
+"""Domain core: pure functions from (complaint snapshot, event) to a Change."""

@@ -1,0 +1,556 @@
+"""Applying events to complaint snapshots: pure functions from (snapshot, event) to a Change.
+
+A ``Change`` is everything one transaction must write: the new snapshot, its audit
+records, the timers to cancel and arm, the notifications. Nothing here does I/O or
+reads the time: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from complaintflow.core._clocks import (
+    ClockEvent,
+    WorkingTime,
+    apply_clock_rules,
+    fire_threshold,
+    has_pending_timer,
+    next_timer,
+)
+from complaintflow.core._conditions import failing_condition, field_value
+from complaintflow.core._records import (
+    Actor,
+    AuditKind,
+    AuditRecord,
+    Complaint,
+    Intake,
+    Notification,
+    TimerSpec,
+)
+from complaintflow.definition._compile import CompiledTransition, Workflow
+from complaintflow.definition._models import Action
+from complaintflow.exceptions import (
+    GuardRejectedError,
+    InvalidInputError,
+    MissingFieldsError,
+    PermissionDeniedError,
+    TriggerNotAllowedError,
+)
+
+_COMPLAINT_FIELDS = ("tier", "category")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one event does: to be written in one transaction, or not at all."""
+
+    before: Complaint | None
+    after: Complaint
+    audit: tuple[AuditRecord, ...]
+    cancel_clocks: frozenset[str] = frozenset()
+    arm: tuple[TimerSpec, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    trigger: str | None = None
+
+
+@dataclass
+class _Builder:
+    """Collects the pieces of a Change while an event is applied."""
+
+    complaint: Complaint
+    actor: Actor
+    now: dt.datetime
+    correlation_id: str | None
+    idempotency_key: str | None
+    version: int
+    audit: list[AuditRecord] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+    def record(
+        self,
+        kind: AuditKind,
+        trigger: str | None,
+        from_state: str | None,
+        to_state: str | None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        actor: Actor | None = None,
+    ) -> None:
+        who = actor or self.actor
+        self.audit.append(
+            AuditRecord(
+                complaint_id=self.complaint.id,
+                version=self.version,
+                seq=len(self.audit),
+                at=self.now,
+                kind=kind,
+                actor=who.id,
+                role=who.role,
+                trigger=trigger,
+                from_state=from_state,
+                to_state=to_state,
+                data=dict(data or {}),
+                correlation_id=self.correlation_id,
+                idempotency_key=self.idempotency_key,
+            )
+        )
+
+    def notify(self, role: str, kind: str, payload: Mapping[str, Any]) -> None:
+        self.notifications.append(
+            Notification(self.complaint.id, role, kind, self.now, dict(payload))
+        )
+
+
+def check_json(what: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as a plain JSON-able dict with string keys, or InvalidInputError."""
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(what, [f"expected a mapping, got {type(data).__name__}"])
+    bad = [repr(k) for k in data if not isinstance(k, str)]
+    if bad:
+        raise InvalidInputError(what, [f"keys must be strings: {', '.join(bad)}"])
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            what, [f"values must be JSON (str, number, bool, null, list, mapping): {exc}"]
+        ) from exc
+    return dict(data)
+
+
+def _check_classification(workflow: Workflow, data: Mapping[str, Any]) -> None:
+    errors = []
+    tier = data.get("tier")
+    if tier is not None and tier not in workflow.tiers:
+        errors.append(f"tier {tier!r} is not one of {', '.join(workflow.tiers)}")
+    category = data.get("category")
+    if category is not None and category not in workflow.spec.categories:
+        errors.append(f"category {category!r} is not one of {', '.join(workflow.spec.categories)}")
+    if errors:
+        raise InvalidInputError("classification", errors)
+
+
+# --- actions ---------------------------------------------------------------------
+
+
+def _escalate(workflow: Workflow, c: Complaint, b: _Builder, reason: str) -> Complaint:
+    chain = workflow.escalation_chain
+    if c.escalation_level + 1 >= len(chain):
+        b.record(
+            "effect",
+            "escalate",
+            c.state,
+            c.state,
+            {"escalation": "at_top", "role": chain[-1], "reason": reason},
+        )
+        b.notify(chain[-1], "escalation_at_top", {"reason": reason, "state": c.state})
+        return c
+    level = c.escalation_level + 1
+    role = chain[level]
+    b.notify(
+        role,
+        "escalated",
+        {"from_role": chain[level - 1], "reason": reason, "state": c.state, "tier": c.tier},
+    )
+    b.record(
+        "effect",
+        "escalate",
+        c.state,
+        c.state,
+        {
+            "escalation_level": level,
+            "from_role": chain[level - 1],
+            "to_role": role,
+            "reason": reason,
+        },
+    )
+    return replace(c, escalation_level=level, assignee_role=role)
+
+
+def _set_tier(workflow: Workflow, c: Complaint, b: _Builder, tier: str) -> Complaint:
+    if tier == c.tier:
+        return c
+    before = c.tier
+    c = replace(c, tier=tier, assignee_role=c.assignee_role)
+    b.record("effect", "tier_changed", c.state, c.state, {"from_tier": before, "to_tier": tier})
+    c = replace(
+        c,
+        assignee_role=workflow.tiers[tier].handled_by
+        if c.escalation_level == 0
+        else c.assignee_role,
+    )
+    for action in workflow.tiers[tier].on_enter:
+        c = _run_action(workflow, c, b, action, f"tier {tier}")
+    return c
+
+
+def _run_action(
+    workflow: Workflow, c: Complaint, b: _Builder, action: Action, reason: str
+) -> Complaint:
+    kind = action.kind
+    if kind == "notify":
+        for role in action.notify or []:
+            b.notify(role, "notified", {"reason": reason, "state": c.state, "tier": c.tier})
+        return c
+    if kind == "assign":
+        return replace(c, assignee_role=action.assign)
+    if kind == "set_tier":
+        assert action.set_tier is not None
+        return _set_tier(workflow, c, b, action.set_tier)
+    if kind == "raise_tier":
+        levels = sorted(workflow.tiers, key=lambda t: workflow.tiers[t].level)
+        current = levels.index(c.tier) if c.tier in levels else -1
+        if current + 1 < len(levels):
+            return _set_tier(workflow, c, b, levels[current + 1])
+        return c
+    return _escalate(workflow, c, b, reason)
+
+
+# --- clocks and timers -------------------------------------------------------------
+
+
+def _clock_effects(
+    workflow: Workflow,
+    before: Complaint | None,
+    after: Complaint,
+    trigger: str | None,
+    b: _Builder,
+    calendar: WorkingTime | None,
+    extra_changed: frozenset[str] = frozenset(),
+) -> tuple[Complaint, frozenset[str], tuple[TimerSpec, ...]]:
+    clocks, events, changed = apply_clock_rules(workflow, before, after, trigger, b.now, calendar)
+    after = replace(after, clocks=clocks)
+    _audit_clocks(b, after, events)
+    changed |= extra_changed
+    cancel = frozenset(
+        name
+        for name in changed
+        if before is not None and has_pending_timer(before.clock(name), workflow.clocks[name])
+    )
+    arm = []
+    for clock in clocks:
+        if clock.name in changed:
+            timer = next_timer(after.id, clock, workflow.clocks[clock.name], calendar)
+            if timer is not None:
+                arm.append(timer)
+    return after, cancel, tuple(arm)
+
+
+def _audit_clocks(b: _Builder, c: Complaint, events: list[ClockEvent]) -> None:
+    for event in events:
+        b.record(
+            "clock",
+            None,
+            c.state,
+            c.state,
+            {"clock": event.clock, "event": event.event, **event.data},
+        )
+
+
+# --- operations ----------------------------------------------------------------------
+
+
+def open_complaint(
+    workflow: Workflow,
+    intake: Intake,
+    actor: Actor,
+    *,
+    complaint_id: str,
+    now: dt.datetime,
+    calendar: WorkingTime | None,
+    dedup_key: str | None = None,
+    correlation_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Change:
+    """A new complaint in the workflow's initial state, owned by its first contact."""
+    if actor.role not in workflow.roles:
+        raise InvalidInputError(
+            "actor", [f"role {actor.role!r} is not one of {', '.join(workflow.roles)}"]
+        )
+    _check_classification(workflow, {"tier": intake.tier, "category": intake.category})
+    received = intake.received_at or now
+    c = Complaint(
+        id=complaint_id,
+        workflow=workflow.key,
+        state=workflow.initial_state,
+        version=1,
+        owner=actor.id,
+        owner_role=actor.role,
+        opened_at=received,
+        updated_at=now,
+        intake=intake,
+        channel=intake.channel,
+        category=intake.category,
+        customer_ref=intake.customer_ref,
+        dedup_key=dedup_key,
+        assignee_role=workflow.escalation_chain[0] if workflow.escalation_chain else actor.role,
+    )
+    b = _Builder(c, actor, now, correlation_id, idempotency_key, version=1)
+    b.record(
+        "opened",
+        None,
+        None,
+        c.state,
+        {
+            "channel": intake.channel,
+            "owner": actor.id,
+            "tier": intake.tier,
+            "category": intake.category,
+        },
+    )
+    if intake.tier is not None:
+        c = _set_tier(workflow, c, b, intake.tier)
+    # clocks count from receipt: a complaint logged late has used part of its time
+    b.now = received if received < now else now
+    c, cancel, arm = _clock_effects(workflow, None, c, None, b, calendar)
+    b.now = now
+    return Change(None, c, tuple(b.audit), cancel, arm, tuple(b.notifications))
+
+
+def _choose(
+    workflow: Workflow,
+    complaint: Complaint,
+    trigger: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    guard_args: Callable[[], tuple[Any, ...]],
+) -> tuple[int, CompiledTransition]:
+    candidates = workflow.candidates(trigger, complaint.state)
+    if not candidates:
+        raise TriggerNotAllowedError(
+            complaint.id,
+            trigger,
+            complaint.state,
+            workflow.allowed_triggers(complaint.state, actor.role),
+        )
+    permitted = [(i, ct) for i, ct in enumerate(candidates) if actor.role in ct.spec.roles]
+    if not permitted:
+        raise PermissionDeniedError(
+            complaint.id, trigger, actor.role, workflow.roles_for(trigger, complaint.state)
+        )
+    missing = [
+        name
+        for name in permitted[0][1].spec.requires
+        if field_value(complaint, data, name) is None
+        or (name.startswith("data.") and name[5:] not in data)
+    ]
+    if missing:
+        raise MissingFieldsError(complaint.id, trigger, missing)
+    rejection: tuple[str, str] | None = None
+    for index, ct in permitted:
+        failed = failing_condition(ct.spec.conditions, complaint, data)
+        if failed is not None:
+            rejection = rejection or (
+                f"condition {failed.describe()}",
+                f"{failed.field} is {field_value(complaint, data, failed.field)!r}",
+            )
+            continue
+        refused = None
+        for name, guard in ct.guards:
+            verdict = guard(*guard_args())
+            ok, reason = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
+            if not ok:
+                refused = (f"guard {name!r}", reason or "the guard said no")
+                break
+        if refused is None:
+            return index, ct
+        rejection = rejection or refused
+    assert rejection is not None
+    raise GuardRejectedError(complaint.id, trigger, rejection[0], rejection[1])
+
+
+class _Row:
+    """The lightweight object the shared machine moves."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def fire(
+    workflow: Workflow,
+    complaint: Complaint,
+    trigger: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    now: dt.datetime,
+    calendar: WorkingTime | None,
+    correlation_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Change:
+    """Apply ``trigger`` to ``complaint``: checks, state change, actions, clocks.
+
+    Raises:
+        TriggerNotAllowedError, PermissionDeniedError, MissingFieldsError,
+        GuardRejectedError, InvalidInputError: nothing is to be written.
+    """
+    _check_classification(workflow, data)
+    index, ct = _choose(workflow, complaint, trigger, actor, data, lambda: (complaint, dict(data)))
+    row = _Row(complaint.state)
+    workflow.apply(row, trigger, index)
+    version = complaint.version + 1
+    b = _Builder(complaint, actor, now, correlation_id, idempotency_key, version)
+    facts = {**complaint.facts, **{k: v for k, v in data.items() if k not in _COMPLAINT_FIELDS}}
+    c = replace(complaint, state=row.state, version=version, updated_at=now, facts=facts)
+    if "category" in data:
+        c = replace(c, category=data["category"])
+    reopened = (
+        row.state != complaint.state
+        and not workflow.is_final(row.state)
+        and (workflow.is_final(complaint.state) or complaint.state == _feedback_state(workflow))
+        and row.state != _feedback_state(workflow)
+    )
+    if reopened:
+        c = replace(c, reopen_count=c.reopen_count + 1, closed_at=None)
+    if workflow.is_final(row.state) and not workflow.is_final(complaint.state):
+        c = replace(c, closed_at=now)
+    b.record("transition", trigger, complaint.state, row.state, data)
+    if "tier" in data:
+        c = _set_tier(workflow, c, b, data["tier"])
+    for action in ct.spec.actions:
+        c = _run_action(workflow, c, b, action, str(data.get("reason", trigger)))
+    c, cancel, arm = _clock_effects(workflow, complaint, c, trigger, b, calendar)
+    return Change(complaint, c, tuple(b.audit), cancel, arm, tuple(b.notifications), trigger)
+
+
+def _feedback_state(workflow: Workflow) -> str | None:
+    return workflow.spec.feedback.state if workflow.spec.feedback else None
+
+
+def transfer(
+    complaint: Complaint,
+    to_owner: Actor,
+    actor: Actor,
+    note: str,
+    *,
+    now: dt.datetime,
+    kind: str = "transfer",
+    correlation_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Change:
+    """Hand ``complaint`` to ``to_owner``, explicitly and on the record."""
+    version = complaint.version + 1
+    b = _Builder(complaint, actor, now, correlation_id, idempotency_key, version)
+    b.record(
+        "transfer",
+        kind,
+        complaint.state,
+        complaint.state,
+        {
+            "from_owner": complaint.owner,
+            "from_role": complaint.owner_role,
+            "to_owner": to_owner.id,
+            "to_role": to_owner.role,
+            "note": note,
+        },
+    )
+    after = replace(
+        complaint, owner=to_owner.id, owner_role=to_owner.role, version=version, updated_at=now
+    )
+    b.notify(to_owner.role, kind, {"to_owner": to_owner.id, "from_owner": complaint.owner})
+    return Change(complaint, after, tuple(b.audit), notifications=tuple(b.notifications))
+
+
+def record_contact(
+    complaint: Complaint,
+    intake: Intake,
+    actor: Actor,
+    *,
+    now: dt.datetime,
+    correlation_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Change:
+    """A repeated contact about an open complaint joins it instead of opening another."""
+    version = complaint.version + 1
+    b = _Builder(complaint, actor, now, correlation_id, idempotency_key, version)
+    b.record(
+        "contact",
+        None,
+        complaint.state,
+        complaint.state,
+        {
+            "channel": intake.channel,
+            "reason": intake.reason,
+            "demand": intake.demand,
+            "received_at": (intake.received_at or now).isoformat(),
+        },
+    )
+    after = replace(
+        complaint, contact_count=complaint.contact_count + 1, version=version, updated_at=now
+    )
+    return Change(complaint, after, tuple(b.audit))
+
+
+def timer_fired(
+    workflow: Workflow,
+    complaint: Complaint,
+    timer: TimerSpec,
+    *,
+    now: dt.datetime,
+    calendar: WorkingTime | None,
+) -> Change:
+    """The effect of a due clock timer: a warning, a breach (escalation), a repeat."""
+    clock = complaint.clock(timer.clock)
+    spec = workflow.clocks[timer.clock]
+    system = Actor.system()
+    version = complaint.version + 1
+    b = _Builder(complaint, system, now, None, None, version)
+    assert clock is not None
+    assert clock.running
+    clock, kind = fire_threshold(clock, spec, now, calendar)
+    c = replace(
+        complaint,
+        version=version,
+        updated_at=now,
+        clocks=tuple(clock if x.name == clock.name else x for x in complaint.clocks),
+    )
+    b.record(
+        "timer",
+        kind,
+        c.state,
+        c.state,
+        {
+            "clock": timer.clock,
+            "threshold": timer.threshold,
+            "due_at": timer.due_at.isoformat(),
+            "lag_seconds": round((now - timer.due_at).total_seconds(), 3),
+        },
+    )
+    reason = f"clock {timer.clock} {'breached' if kind != 'warning' else 'warning'}"
+    if kind == "warning":
+        roles = {c.assignee_role or c.owner_role}
+        for role in sorted(r for r in roles if r):
+            b.notify(
+                role,
+                "clock_warning",
+                {
+                    "clock": timer.clock,
+                    "threshold": timer.threshold,
+                    "deadline": _iso(clock.deadline),
+                },
+            )
+    else:
+        for role in spec.on_breach.notify:
+            b.notify(
+                role, "clock_breached", {"clock": timer.clock, "deadline": _iso(clock.deadline)}
+            )
+        if spec.on_breach.raise_tier:
+            c = _run_action(workflow, c, b, Action(raise_tier=True), reason)
+        if spec.on_breach.escalate:
+            if "system" in workflow.roles_for("escalate", c.state):
+                # an ordinary lifecycle event of the system actor, when the workflow has one
+                b.record("transition", "escalate", c.state, c.state, {"reason": reason})
+            c = _escalate(workflow, c, b, reason)
+    c, cancel, arm = _clock_effects(
+        workflow, complaint, c, None, b, calendar, frozenset({timer.clock})
+    )
+    return Change(complaint, c, tuple(b.audit), cancel, arm, tuple(b.notifications), kind)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

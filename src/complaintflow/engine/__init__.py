@@ -1,0 +1,1 @@
+"""The engine: the public facade over definitions, store, calendars and clock."""

@@ -1,0 +1,689 @@
+"""The Engine: the public facade host applications call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import Connection
+from sqlalchemy import Engine as SAEngine
+from sqlalchemy.orm import Session
+
+from complaintflow import _logging
+from complaintflow.core import _apply as core
+from complaintflow.core._apply import Change, check_json
+from complaintflow.core._conditions import conditions_hold
+from complaintflow.core._records import Actor, AuditRecord, Complaint, Intake, Notification
+from complaintflow.definition._compile import Guard, Workflow
+from complaintflow.definition._models import CalendarSpec
+from complaintflow.definition._registry import load_workflows
+from complaintflow.engine._calendars import CalendarRegistry
+from complaintflow.engine._dedup import dedup_key
+from complaintflow.exceptions import (
+    ComplaintNotFoundError,
+    ConcurrencyConflictError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    SchemaOutdatedError,
+)
+from complaintflow.store._codec import decode_complaint, encode_complaint
+from complaintflow.store._port import (
+    DuplicateKeyError,
+    Page,
+    QueryFilter,
+    Store,
+    StoredIdempotency,
+    StoreTransaction,
+)
+from complaintflow.store._sql import SqlStore
+from complaintflow.store._tables import SCHEMA_REVISION
+from complaintflow.time._clock import Clock, SystemClock
+
+T = TypeVar("T")
+ActorLike = Actor | tuple[str, str]
+NotificationCallback = Callable[[Notification], None]
+_RETRIES = 8
+MAX_PAGE = 1000
+
+
+def _actor(value: object, what: str = "actor") -> Actor:
+    if isinstance(value, Actor):
+        actor = value
+    elif isinstance(value, tuple) and len(value) == 2:
+        actor = Actor(str(value[0]), str(value[1]))
+    else:
+        raise InvalidInputError(what, ["expected Actor(id, role) or an (id, role) tuple"])
+    if not actor.id or not actor.role or len(actor.id) > 200:
+        raise InvalidInputError(what, ["id and role must be non-empty (id at most 200 chars)"])
+    return actor
+
+
+def _text(value: object, what: str, *, max_length: int = 200) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise InvalidInputError(
+            what, [f"expected a non-empty string of at most {max_length} characters"]
+        )
+    return value
+
+
+def _validation_errors(error: ValidationError) -> list[str]:
+    # never echo the input: it is personal data
+    return [
+        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
+        for e in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _hash(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Engine:
+    """Runs complaints through workflows on a store.
+
+    Args:
+        workflows: a folder or file of workflow YAML, several of them, or compiled
+            ``Workflow`` objects.
+        store: where complaints live (``SqlStore``); see :meth:`from_url`.
+        clock: the source of "now" (default: the system clock).
+        calendars: business calendars by name, overriding those the workflows define.
+        guards: named guards the workflows' transitions refer to.
+        on_notify: called with each notification after its change committed.
+        check_schema: refuse to run on a database whose schema is not current.
+
+    Raises:
+        WorkflowValidationError: a workflow is invalid.
+        SchemaOutdatedError: the database needs ``complaintflow db upgrade``.
+    """
+
+    _workflows: dict[str, Workflow]
+    _latest: dict[str, Workflow]
+    _calendars: CalendarRegistry
+    _clock: Clock
+    _on_notify: NotificationCallback | None
+    _log: _logging.Logger
+
+    def __init__(
+        self,
+        workflows: str | Path | Iterable[str | Path] | Mapping[str, Workflow] | Workflow,
+        *,
+        store: Store,
+        clock: Clock | None = None,
+        calendars: Mapping[str, CalendarSpec] | None = None,
+        guards: Mapping[str, Guard] | None = None,
+        on_notify: NotificationCallback | None = None,
+        check_schema: bool = True,
+        _shared: Engine | None = None,
+    ) -> None:
+        self._store = store
+        if _shared is not None:
+            self._workflows = _shared._workflows
+            self._latest = _shared._latest
+            self._calendars = _shared._calendars
+            self._clock = _shared._clock
+            self._on_notify = _shared._on_notify
+            self._log = _shared._log
+            self._in_host_transaction = True
+            return
+        self._workflows = _as_workflows(workflows, guards=guards, calendars=calendars)
+        self._latest = {}
+        for wf in sorted(self._workflows.values(), key=lambda w: w.version):
+            self._latest[wf.name] = wf
+        self._calendars = CalendarRegistry(self._workflows.values(), calendars)
+        self._clock = clock or SystemClock()
+        self._on_notify = on_notify
+        self._log = _logging.get_logger("complaintflow.engine")
+        self._in_host_transaction = False
+        if check_schema:
+            current = store.schema_revision()
+            if current != SCHEMA_REVISION:
+                raise SchemaOutdatedError(current, SCHEMA_REVISION)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | SAEngine,
+        *,
+        workflows: str | Path | Iterable[str | Path] | Mapping[str, Workflow] | Workflow,
+        migrate: bool = True,
+        table_prefix: str = "cf_",
+        schema: str | None = None,
+        **options: Any,
+    ) -> Engine:
+        """An engine on a database URL (or the host's SQLAlchemy ``Engine``).
+
+        ``sqlite:///complaints.db`` is the embedded default; a PostgreSQL URL
+        (``postgresql://user@host/db``, driven by psycopg 3) scales out.
+        With ``migrate`` the packaged migrations are applied first; pass
+        ``migrate=False`` where deployments run ``complaintflow db upgrade``.
+        Other keyword arguments go to :class:`Engine`.
+        """
+        store = SqlStore(url, table_prefix=table_prefix, schema=schema)
+        if migrate:
+            from complaintflow.store._migrate import upgrade
+
+            upgrade(store.engine, store.tables)
+        try:
+            return cls(workflows, store=store, **options)
+        except BaseException:
+            store.close()
+            raise
+
+    def bound(self, connection: Connection | Session) -> Engine:
+        """This engine working inside the host's connection or session.
+
+        Each change runs in a savepoint of the host's transaction and is committed
+        (or rolled back) by the host. Notification callbacks are not called, since
+        the host may still roll back; the outbox holds the notifications.
+        """
+        if not isinstance(self._store, SqlStore):
+            raise InvalidInputError("bound", ["only an SqlStore can join a host transaction"])
+        return Engine({}, store=self._store.bound(connection), _shared=self)
+
+    def close(self) -> None:
+        """Release what the engine created (never what the host handed in)."""
+        if not self._in_host_transaction:
+            self._store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- workflows ----------------------------------------------------------------------
+
+    @property
+    def workflows(self) -> Mapping[str, Workflow]:
+        """The loaded workflows by ``name@version``."""
+        return dict(self._workflows)
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def workflow(self, name: str | None = None) -> Workflow:
+        """A workflow by ``name`` (newest version) or ``name@version``; with one loaded,
+        ``None`` names it."""
+        if name is None:
+            if len(self._latest) == 1:
+                return next(iter(self._latest.values()))
+            raise InvalidInputError(
+                "workflow",
+                [f"several workflows are loaded; name one of {', '.join(sorted(self._latest))}"],
+            )
+        found = self._workflows.get(name) or self._latest.get(name)
+        if found is None:
+            raise InvalidInputError(
+                "workflow",
+                [f"unknown workflow {name!r}; loaded: {', '.join(sorted(self._workflows))}"],
+            )
+        return found
+
+    def _workflow_of(self, complaint: Complaint) -> Workflow:
+        workflow = self._workflows.get(complaint.workflow)
+        if workflow is None:
+            raise InvalidInputError(
+                "workflow",
+                [
+                    f"complaint {complaint.id} follows {complaint.workflow}, "
+                    f"which this engine has not loaded"
+                ],
+            )
+        return workflow
+
+    # --- writing ----------------------------------------------------------------------
+
+    def _run(
+        self,
+        op: str,
+        key: str | None,
+        request: Mapping[str, Any],
+        body: Callable[[StoreTransaction, dt.datetime], list[Change]],
+        retry_conflicts: bool,
+    ) -> tuple[Complaint | None, list[Change]]:
+        """Run ``body`` in one transaction, with idempotency and bounded retries."""
+        request_hash = _hash({"op": op, **request})
+        for attempt in range(_RETRIES):
+            try:
+                with self._store.transaction() as tx:
+                    if key is not None:
+                        stored = tx.get_idempotency(key)
+                        if stored is not None:
+                            if stored.request_hash != request_hash or stored.operation != op:
+                                raise IdempotencyConflictError(
+                                    key, f"first used for {stored.operation}"
+                                )
+                            self._log.debug(
+                                "idempotency.replayed",
+                                operation=op,
+                                complaint_id=stored.complaint_id,
+                            )
+                            return decode_complaint(stored.result), []
+                    now = self._clock.now()
+                    changes = body(tx, now)
+                    result = changes[-1].after if changes else None
+                    if key is not None and result is not None:
+                        tx.put_idempotency(
+                            key,
+                            StoredIdempotency(
+                                op, result.id, request_hash, encode_complaint(result)
+                            ),
+                            now,
+                        )
+                return result, changes
+            except ConcurrencyConflictError:
+                if not retry_conflicts or attempt == _RETRIES - 1:
+                    raise
+            except DuplicateKeyError:
+                if attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _after_commit(self, changes: list[Change], correlation_id: str | None) -> None:
+        for change in changes:
+            self._log_change(change, correlation_id)
+            if self._on_notify is None or self._in_host_transaction:
+                continue
+            for notification in change.notifications:
+                try:
+                    self._on_notify(notification)
+                except Exception as error:  # a host callback must not undo a commit
+                    self._log.error(
+                        "notification.callback_failed",
+                        complaint_id=notification.complaint_id,
+                        kind=notification.kind,
+                        error=type(error).__name__,
+                    )
+
+    def _log_change(self, change: Change, correlation_id: str | None) -> None:
+        if not self._log.enabled(logging.INFO):
+            return
+        c = change.after
+        for record in change.audit:
+            if record.kind == "opened":
+                event = "complaint.opened"
+            elif record.kind == "clock":
+                event = f"clock.{record.data.get('event', 'changed')}"
+            elif record.kind == "timer":
+                event = "timer.fired"
+            elif record.kind == "effect":
+                event = (
+                    "complaint.escalated"
+                    if record.trigger == "escalate"
+                    else "complaint.tier_changed"
+                )
+            elif record.kind == "transition":
+                event = "complaint.transitioned"
+            elif record.kind == "transfer":
+                event = "complaint.transferred"
+            else:
+                event = "complaint.contact_recorded"
+            self._log.info(
+                event,
+                complaint_id=c.id,
+                workflow=c.workflow,
+                trigger=record.trigger,
+                from_state=record.from_state,
+                to_state=record.to_state,
+                actor=record.actor,
+                role=record.role,
+                version=c.version,
+                correlation_id=correlation_id,
+                clock=record.data.get("clock"),
+            )
+        for n in change.notifications:
+            self._log.info("notification.queued", complaint_id=c.id, role=n.role, kind=n.kind)
+
+    def open(
+        self,
+        intake: Intake | Mapping[str, Any],
+        *,
+        actor: ActorLike,
+        workflow: str | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Complaint:
+        """Take in a complaint; the actor (first contact) owns it.
+
+        A repeated contact about a matter that is already open (same dedup key, as the
+        workflow defines it) is recorded on the open complaint, which is returned.
+
+        Raises:
+            InvalidInputError: the intake record or actor is invalid.
+            IdempotencyConflictError: the key was used for a different request.
+        """
+        who = _actor(actor)
+        record = _intake(intake)
+        wf = self.workflow(workflow)
+        if not record.confirmed_with_customer:
+            raise InvalidInputError(
+                "intake", ["the record must be confirmed with the customer before it is accepted"]
+            )
+        key = _optional_text(idempotency_key, "idempotency_key")
+        matter = dedup_key(wf, record)
+
+        def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
+            if matter is not None:
+                existing = tx.find_open_duplicate(wf.key, matter)
+                if existing is not None and _within(wf, existing, now):
+                    change = core.record_contact(
+                        existing,
+                        record,
+                        who,
+                        now=now,
+                        correlation_id=correlation_id,
+                        idempotency_key=key,
+                    )
+                    tx.add_contact(
+                        existing.id,
+                        now,
+                        record.channel,
+                        who.id,
+                        {"received_at": (record.received_at or now).isoformat()},
+                    )
+                    tx.write(change)
+                    return [change]
+                if existing is not None:
+                    tx.release_dedup_key(existing.id)
+            change = core.open_complaint(
+                wf,
+                record,
+                who,
+                complaint_id=_new_id(now),
+                now=now,
+                calendar=self._calendars.get(wf),
+                dedup_key=matter,
+                correlation_id=correlation_id,
+                idempotency_key=key,
+            )
+            tx.write(change)
+            return [change]
+
+        result, changes = self._run(
+            "open",
+            key,
+            {"intake": record.model_dump(mode="json"), "actor": str(who), "workflow": wf.key},
+            body,
+            retry_conflicts=True,
+        )
+        self._after_commit(changes, correlation_id)
+        assert result is not None
+        return result
+
+    def fire(
+        self,
+        complaint_id: str,
+        trigger: str,
+        *,
+        actor: ActorLike,
+        data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Complaint:
+        """Apply a lifecycle event.
+
+        With ``expected_version`` the change is made only if the complaint is still at
+        that version; without it, a concurrent change is retried on the new version.
+
+        Raises:
+            ComplaintNotFoundError, TriggerNotAllowedError, PermissionDeniedError,
+            MissingFieldsError, GuardRejectedError, ConcurrencyConflictError,
+            IdempotencyConflictError, InvalidInputError.
+        """
+        cid = _text(complaint_id, "complaint_id", max_length=40)
+        name = _text(trigger, "trigger", max_length=64)
+        who = _actor(actor)
+        payload = check_json("data", data or {})
+        if expected_version is not None and (
+            not isinstance(expected_version, int) or isinstance(expected_version, bool)
+        ):
+            raise InvalidInputError("expected_version", ["expected an integer"])
+        key = _optional_text(idempotency_key, "idempotency_key")
+
+        def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
+            complaint = tx.get(cid)
+            if complaint is None:
+                raise ComplaintNotFoundError(cid)
+            if expected_version is not None and complaint.version != expected_version:
+                raise ConcurrencyConflictError(cid, expected_version, complaint.version)
+            wf = self._workflow_of(complaint)
+            change = core.fire(
+                wf,
+                complaint,
+                name,
+                who,
+                payload,
+                now=now,
+                calendar=self._calendars.get(wf),
+                correlation_id=correlation_id,
+                idempotency_key=key,
+            )
+            tx.write(change)
+            return [change]
+
+        result, changes = self._run(
+            "fire",
+            key,
+            {
+                "id": cid,
+                "trigger": name,
+                "actor": str(who),
+                "data": payload,
+                "expected_version": expected_version,
+            },
+            body,
+            retry_conflicts=expected_version is None,
+        )
+        self._after_commit(changes, correlation_id)
+        assert result is not None
+        return result
+
+    def transfer(
+        self,
+        complaint_id: str,
+        to_owner: ActorLike,
+        *,
+        actor: ActorLike,
+        note: str = "",
+        expected_version: int | None = None,
+        correlation_id: str | None = None,
+    ) -> Complaint:
+        """Hand one complaint to a new owner, on the record (首问负责制: never implicit)."""
+        cid = _text(complaint_id, "complaint_id", max_length=40)
+        target = _actor(to_owner, "to_owner")
+        who = _actor(actor)
+        text = _note(note)
+
+        def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
+            complaint = tx.get(cid)
+            if complaint is None:
+                raise ComplaintNotFoundError(cid)
+            if expected_version is not None and complaint.version != expected_version:
+                raise ConcurrencyConflictError(cid, expected_version, complaint.version)
+            self._check_role(complaint, target)
+            change = core.transfer(
+                complaint, target, who, text, now=now, correlation_id=correlation_id
+            )
+            tx.write(change)
+            return [change]
+
+        result, changes = self._run(
+            "transfer", None, {}, body, retry_conflicts=expected_version is None
+        )
+        self._after_commit(changes, correlation_id)
+        assert result is not None
+        return result
+
+    def handover(
+        self,
+        from_owner: str,
+        to_owner: ActorLike,
+        *,
+        actor: ActorLike,
+        note: str = "",
+        correlation_id: str | None = None,
+    ) -> list[Complaint]:
+        """Shift handover (交接班): every open complaint of ``from_owner`` goes to
+        ``to_owner`` in one transaction, each recorded on its own complaint."""
+        source = _text(from_owner, "from_owner")
+        target = _actor(to_owner, "to_owner")
+        who = _actor(actor)
+        text = _note(note)
+        handed: list[Change] = []
+
+        def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
+            handed.clear()
+            for complaint in tx.open_by_owner(source):
+                self._check_role(complaint, target)
+                change = core.transfer(
+                    complaint,
+                    target,
+                    who,
+                    text,
+                    now=now,
+                    kind="handover",
+                    correlation_id=correlation_id,
+                )
+                tx.write(change)
+                handed.append(change)
+            return list(handed)
+
+        self._run("handover", None, {}, body, retry_conflicts=True)
+        self._after_commit(handed, correlation_id)
+        return [c.after for c in handed]
+
+    def _check_role(self, complaint: Complaint, target: Actor) -> None:
+        wf = self._workflow_of(complaint)
+        if target.role not in wf.roles:
+            raise InvalidInputError(
+                "to_owner", [f"role {target.role!r} is not one of {', '.join(wf.roles)}"]
+            )
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, complaint_id: str) -> Complaint:
+        """The complaint as stored now.
+
+        Raises:
+            ComplaintNotFoundError: no complaint has this id.
+        """
+        cid = _text(complaint_id, "complaint_id", max_length=40)
+        complaint = self._store.get(cid)
+        if complaint is None:
+            raise ComplaintNotFoundError(cid)
+        return complaint
+
+    def history(self, complaint_id: str) -> list[AuditRecord]:
+        """Every audit record of the complaint, oldest first."""
+        cid = _text(complaint_id, "complaint_id", max_length=40)
+        records = self._store.history(cid)
+        if not records:
+            raise ComplaintNotFoundError(cid)
+        return records
+
+    def allowed_triggers(self, complaint_id: str, actor: ActorLike) -> list[str]:
+        """Triggers ``actor`` may fire now: by state and role, declarative conditions
+        evaluated (host guards and required fields are checked when firing)."""
+        complaint = self.get(complaint_id)
+        who = _actor(actor)
+        wf = self._workflow_of(complaint)
+        allowed = []
+        for trigger in wf.allowed_triggers(complaint.state, who.role):
+            if any(
+                who.role in ct.spec.roles and conditions_hold(ct.spec.conditions, complaint, {})
+                for ct in wf.candidates(trigger, complaint.state)
+            ):
+                allowed.append(trigger)
+        return allowed
+
+    def query(self, *, limit: int = 50, cursor: str | None = None, **where: Any) -> Page:
+        """Complaints by ``state``, ``tier``, ``category`` (one or several), ``owner``,
+        ``customer_ref``, ``workflow``, ``open``, ``opened_from``/``opened_until``,
+        ``updated_from``/``updated_until``; oldest first, ``limit`` per page, the next
+        page by ``cursor=page.next_cursor``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError("limit", [f"expected 1..{MAX_PAGE}"])
+        allowed = set(QueryFilter.__dataclass_fields__)
+        unknown = sorted(set(where) - allowed)
+        if unknown:
+            raise InvalidInputError(
+                "query",
+                [f"unknown filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"],
+            )
+        for name in ("opened_from", "opened_until", "updated_from", "updated_until"):
+            value = where.get(name)
+            if value is not None and (not isinstance(value, dt.datetime) or value.tzinfo is None):
+                raise InvalidInputError("query", [f"{name} must be a timezone-aware datetime"])
+        return self._store.query(QueryFilter(**where), limit=limit, cursor=cursor)
+
+    def outbox(self, limit: int = 100) -> list[Any]:
+        """Undelivered notifications, oldest first (the host delivers them)."""
+        return list(self._store.pending_outbox(limit))
+
+    def mark_delivered(self, message_ids: Iterable[int]) -> None:
+        """Mark outbox messages delivered."""
+        self._store.mark_delivered(list(message_ids), self._clock.now())
+
+
+def _as_workflows(
+    source: Any,
+    *,
+    guards: Mapping[str, Guard] | None,
+    calendars: Mapping[str, CalendarSpec] | None,
+) -> dict[str, Workflow]:
+    if isinstance(source, Workflow):
+        return {source.key: source}
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, str | Path):
+        return load_workflows(source, guards=guards, calendars=calendars)
+    items = list(source)
+    if items and all(isinstance(w, Workflow) for w in items):
+        return {w.key: w for w in items}
+    return load_workflows(items, guards=guards, calendars=calendars)
+
+
+def _intake(value: object) -> Intake:
+    if isinstance(value, Intake):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("intake", ["expected an Intake or a mapping"])
+    try:
+        return Intake.model_validate(dict(value))
+    except ValidationError as error:
+        raise InvalidInputError("intake", _validation_errors(error)) from None
+
+
+def _optional_text(value: object, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _note(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 2000:
+        raise InvalidInputError("note", ["expected a string of at most 2000 characters"])
+    return value
+
+
+def _within(wf: Workflow, existing: Complaint, now: dt.datetime) -> bool:
+    spec = wf.spec.dedup
+    if spec is None or spec.within is None:
+        return True
+    return existing.updated_at >= now - spec.within.as_timedelta()
+
+
+def _new_id(now: dt.datetime) -> str:
+    from complaintflow.core._records import new_complaint_id
+
+    return new_complaint_id(now)

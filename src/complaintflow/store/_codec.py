@@ -1,0 +1,162 @@
+"""Complaint snapshots to table rows and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from complaintflow.core._records import AuditRecord, ClockState, Complaint, Intake
+
+_CLOCK_TIMES = ("started_at", "resumed_at", "deadline", "breached_at", "stopped_at")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value is not None else None
+
+
+def clocks_to_json(clocks: tuple[ClockState, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": k.name,
+            "status": k.status,
+            "started_at": _iso(k.started_at),
+            "resumed_at": _iso(k.resumed_at),
+            "accrued_wall": k.accrued_wall,
+            "accrued_business": k.accrued_business,
+            "target": k.target,
+            "business": k.business,
+            "target_seconds": k.target_seconds,
+            "deadline": _iso(k.deadline),
+            "fired": k.fired,
+            "breached_at": _iso(k.breached_at),
+            "stopped_at": _iso(k.stopped_at),
+        }
+        for k in clocks
+    ]
+
+
+def clocks_from_json(items: list[dict[str, Any]]) -> tuple[ClockState, ...]:
+    clocks = []
+    for item in items:
+        values = dict(item)
+        for key in _CLOCK_TIMES:
+            values[key] = _time(values.get(key))
+        clocks.append(ClockState(**values))
+    return tuple(clocks)
+
+
+def complaint_to_row(c: Complaint) -> dict[str, Any]:
+    """The row of ``c``; a complaint is open until it has a ``closed_at``."""
+    is_final = c.closed_at is not None
+    return {
+        "id": c.id,
+        "workflow": c.workflow,
+        "state": c.state,
+        "version": c.version,
+        "owner": c.owner,
+        "owner_role": c.owner_role,
+        "assignee_role": c.assignee_role,
+        "tier": c.tier,
+        "category": c.category,
+        "channel": c.channel,
+        "escalation_level": c.escalation_level,
+        "reopen_count": c.reopen_count,
+        "contact_count": c.contact_count,
+        "customer_ref": c.customer_ref,
+        "dedup_key": c.dedup_key,
+        "open_dedup_key": None if is_final else c.dedup_key,
+        "is_open": not is_final,
+        "opened_at": c.opened_at,
+        "updated_at": c.updated_at,
+        "closed_at": c.closed_at,
+        "intake": c.intake.model_dump(mode="json"),
+        "facts": c.facts,
+        "clocks": clocks_to_json(c.clocks),
+    }
+
+
+def complaint_from_row(row: Mapping[Any, Any]) -> Complaint:
+    return Complaint(
+        id=row["id"],
+        workflow=row["workflow"],
+        state=row["state"],
+        version=row["version"],
+        owner=row["owner"],
+        owner_role=row["owner_role"],
+        opened_at=row["opened_at"],
+        updated_at=row["updated_at"],
+        intake=Intake.model_validate(row["intake"]),
+        channel=row["channel"],
+        tier=row["tier"],
+        category=row["category"],
+        assignee_role=row["assignee_role"],
+        escalation_level=row["escalation_level"],
+        reopen_count=row["reopen_count"],
+        contact_count=row["contact_count"],
+        customer_ref=row["customer_ref"],
+        dedup_key=row["dedup_key"],
+        closed_at=row["closed_at"],
+        facts=dict(row["facts"] or {}),
+        clocks=clocks_from_json(list(row["clocks"] or [])),
+    )
+
+
+def audit_to_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "complaint_id": record.complaint_id,
+        "version": record.version,
+        "seq": record.seq,
+        "at": record.at,
+        "kind": record.kind,
+        "actor": record.actor,
+        "role": record.role,
+        "trigger": record.trigger,
+        "from_state": record.from_state,
+        "to_state": record.to_state,
+        "data": record.data,
+        "correlation_id": record.correlation_id,
+        "idempotency_key": record.idempotency_key,
+    }
+
+
+def audit_from_row(row: Mapping[Any, Any]) -> AuditRecord:
+    return AuditRecord(
+        complaint_id=row["complaint_id"],
+        version=row["version"],
+        seq=row["seq"],
+        at=row["at"],
+        kind=row["kind"],
+        actor=row["actor"],
+        role=row["role"],
+        trigger=row["trigger"],
+        from_state=row["from_state"],
+        to_state=row["to_state"],
+        data=dict(row["data"] or {}),
+        correlation_id=row["correlation_id"],
+        idempotency_key=row["idempotency_key"],
+    )
+
+
+_ROW_TIMES = ("opened_at", "updated_at", "closed_at")
+
+
+def encode_complaint(c: Complaint) -> str:
+    """A complaint as JSON text (for idempotent replies)."""
+    row = complaint_to_row(c)
+    for key in _ROW_TIMES:
+        row[key] = _iso(row[key])
+    return json.dumps(row, sort_keys=True)
+
+
+def decode_complaint(text: str) -> Complaint:
+    """The complaint :func:`encode_complaint` wrote."""
+    row = json.loads(text)
+    for key in _ROW_TIMES:
+        row[key] = _time(row[key])
+    return complaint_from_row(row)

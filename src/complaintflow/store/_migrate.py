@@ -1,0 +1,40 @@
+"""Applying the packaged Alembic migrations to a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine
+from sqlalchemy.schema import CreateSchema
+
+from complaintflow.store._tables import Tables
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(connection: Connection, tables: Tables) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    config.attributes["tables"] = tables
+    return config
+
+
+def upgrade(engine: Engine, tables: Tables, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (default: the newest)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.info["complaintflow_begin"] = "BEGIN IMMEDIATE"
+        with connection.begin():
+            if tables.schema and engine.dialect.name == "postgresql":
+                # alembic creates its version table before the first revision runs
+                connection.execute(CreateSchema(tables.schema, if_not_exists=True))
+            command.upgrade(_config(connection, tables), revision)
+
+
+def downgrade(engine: Engine, tables: Tables, revision: str) -> None:
+    """Take the database back to ``revision`` (``base`` removes every table)."""
+    with engine.connect() as connection, connection.begin():
+        command.downgrade(_config(connection, tables), revision)

@@ -1,0 +1,189 @@
+"""The store port: the domain operations the engine needs from a database.
+
+Every adapter passes the shared contract suite in ``tests/store/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from complaintflow.core._apply import Change
+from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """What ``Store.query`` selects; ``None`` means "any"."""
+
+    workflow: str | None = None
+    state: str | Sequence[str] | None = None
+    tier: str | Sequence[str] | None = None
+    category: str | Sequence[str] | None = None
+    owner: str | None = None
+    customer_ref: str | None = None
+    open: bool | None = None
+    opened_from: dt.datetime | None = None
+    opened_until: dt.datetime | None = None
+    updated_from: dt.datetime | None = None
+    updated_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a query: the items, and the cursor of the next page (``None`` at the end)."""
+
+    items: tuple[Complaint, ...]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[Complaint]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class StoredIdempotency:
+    """What was recorded for an idempotency key."""
+
+    operation: str
+    complaint_id: str
+    request_hash: str
+    result: str
+
+
+@dataclass(frozen=True)
+class ClaimedTimer:
+    """A due timer claimed by a sweeper, with the complaint it belongs to."""
+
+    id: int
+    timer: TimerSpec
+    complaint: Complaint
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A notification waiting in the outbox."""
+
+    id: int
+    notification: Notification
+    attempts: int
+
+
+class DuplicateKeyError(Exception):
+    """Internal: a unique key (idempotency key, open dedup key) was taken concurrently.
+
+    The engine retries the operation; it never reaches a host.
+    """
+
+
+class StoreTransaction(ABC):
+    """Operations inside one database transaction; all or nothing."""
+
+    @abstractmethod
+    def get(self, complaint_id: str) -> Complaint | None:
+        """The complaint as stored now, or ``None``."""
+
+    @abstractmethod
+    def find_open_duplicate(self, workflow: str, dedup_key: str) -> Complaint | None:
+        """The open complaint of ``workflow`` with ``dedup_key``, if one exists."""
+
+    @abstractmethod
+    def release_dedup_key(self, complaint_id: str) -> None:
+        """Stop ``complaint_id`` from being found as the open complaint of its matter
+        (a newer complaint about the same matter takes over the key)."""
+
+    @abstractmethod
+    def open_by_owner(self, owner: str) -> list[Complaint]:
+        """Every open complaint owned by ``owner``, oldest first."""
+
+    @abstractmethod
+    def write(self, change: Change) -> None:
+        """Write ``change``: insert (``before is None``) or update the complaint, append its
+        audit records, cancel the pending timers of ``cancel_clocks``, arm its timers, and
+        queue its notifications.
+
+        Raises:
+            ConcurrencyConflictError: the stored version is not ``change.before.version``.
+            DuplicateKeyError: an open complaint with the same dedup key exists.
+        """
+
+    @abstractmethod
+    def add_contact(
+        self, complaint_id: str, at: dt.datetime, channel: str, actor: str, details: dict[str, Any]
+    ) -> None:
+        """Record a contact (a repeated complaint joined to an open one)."""
+
+    @abstractmethod
+    def get_idempotency(self, key: str) -> StoredIdempotency | None:
+        """What was stored for ``key``, if anything."""
+
+    @abstractmethod
+    def put_idempotency(self, key: str, stored: StoredIdempotency, at: dt.datetime) -> None:
+        """Remember ``key``.
+
+        Raises:
+            DuplicateKeyError: the key was stored concurrently.
+        """
+
+    @abstractmethod
+    def mark_timer_fired(self, timer_id: int, at: dt.datetime) -> None:
+        """Mark a claimed timer fired (in the transaction that applies its effect)."""
+
+
+class Store(ABC):
+    """A database of complaints: transactions, reads and timer claims."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[StoreTransaction]:
+        """A write transaction: committed when the block ends, rolled back on an exception."""
+
+    @abstractmethod
+    def get(self, complaint_id: str) -> Complaint | None:
+        """The complaint, or ``None``."""
+
+    @abstractmethod
+    def history(self, complaint_id: str) -> list[AuditRecord]:
+        """Every audit record of the complaint, ordered by version then seq."""
+
+    @abstractmethod
+    def query(self, where: QueryFilter, *, limit: int, cursor: str | None) -> Page:
+        """Complaints matching ``where``, oldest opened first, ``limit`` per page.
+
+        Raises:
+            InvalidInputError: the cursor is not one this store gave out.
+        """
+
+    @abstractmethod
+    def claim_due_timers(
+        self, now: dt.datetime, *, limit: int, worker: str, lease: dt.timedelta
+    ) -> list[ClaimedTimer]:
+        """Lease up to ``limit`` pending timers due at ``now``, oldest due first.
+
+        A leased timer is not returned again until its lease expires.
+        """
+
+    @abstractmethod
+    def next_due(self) -> dt.datetime | None:
+        """When the earliest pending timer is due, or ``None``."""
+
+    @abstractmethod
+    def pending_outbox(self, limit: int) -> list[OutboxMessage]:
+        """Undelivered notifications, oldest first."""
+
+    @abstractmethod
+    def mark_delivered(self, message_ids: Sequence[int], at: dt.datetime) -> None:
+        """Mark outbox messages delivered."""
+
+    @abstractmethod
+    def schema_revision(self) -> str | None:
+        """The schema revision of the database (``None`` when it has none)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the store created (never what the host handed in)."""

@@ -1,0 +1,549 @@
+"""The SQLAlchemy store: SQLite (embedded default, WAL) and PostgreSQL (psycopg 3).
+
+A host may hand in its own ``Engine`` (we never dispose it), or a ``Connection`` /
+``Session`` through :meth:`SqlStore.bound`, in which case a change runs in a savepoint
+of the host's transaction and the host commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from complaintflow.core._apply import Change
+from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
+from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
+from complaintflow.store._codec import (
+    audit_from_row,
+    audit_to_row,
+    complaint_from_row,
+    complaint_to_row,
+)
+from complaintflow.store._port import (
+    ClaimedTimer,
+    DuplicateKeyError,
+    OutboxMessage,
+    Page,
+    QueryFilter,
+    Store,
+    StoredIdempotency,
+    StoreTransaction,
+)
+from complaintflow.store._tables import Tables, build_tables
+
+_BEGIN_KEY = "complaintflow_begin"
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def create_sql_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine tuned for complaintflow: SQLite in WAL mode with sensible pragmas and
+    explicit ``BEGIN IMMEDIATE`` for writes; PostgreSQL through psycopg 3.
+
+    Raises:
+        StoreError: the URL is not usable.
+    """
+    url = normalize_url(url)
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise StoreError(f"invalid database URL {url!r}: {error}") from error
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        if memory:
+            kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kwargs)
+        _tune_sqlite(engine, wal=not memory)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+    try:
+        return create_engine(url, **kwargs)
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
+        raise StoreError(f"cannot use database URL {parsed!r}: {error}") from error
+
+
+def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # the driver's own transaction handling cannot do BEGIN IMMEDIATE or savepoints
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.info.pop(_BEGIN_KEY, "BEGIN"))
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+class _Statements:
+    """The hot-path statements, built once per store so SQLAlchemy caches their SQL."""
+
+    def __init__(self, t: Tables) -> None:
+        c = t.complaints.c
+        columns = [col.name for col in t.complaints.columns if col.name != "id"]
+        self.get = select(t.complaints).where(c.id == bindparam("b_id"))
+        self.insert = insert(t.complaints)
+        self.update = (
+            update(t.complaints)
+            .where(c.id == bindparam("b_id"), c.version == bindparam("b_version"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        self.version = select(c.version).where(c.id == bindparam("b_id"))
+        self.audit = insert(t.audit)
+        tc = t.timers.c
+        self.cancel = (
+            update(t.timers)
+            .where(
+                tc.complaint_id == bindparam("b_id"),
+                tc.status == "pending",
+                tc.clock.in_(bindparam("b_clocks", expanding=True)),
+            )
+            .values(status="cancelled", fired_at=bindparam("b_at"))
+        )
+        self.timers = insert(t.timers)
+        self.outbox = insert(t.outbox)
+
+
+class _SqlTransaction(StoreTransaction):
+    def __init__(self, conn: Connection, tables: Tables, sql: _Statements) -> None:
+        self.conn = conn
+        self.t = tables
+        self.sql = sql
+
+    def get(self, complaint_id: str) -> Complaint | None:
+        row = self.conn.execute(self.sql.get, {"b_id": complaint_id}).mappings().first()
+        return complaint_from_row(row) if row is not None else None
+
+    def find_open_duplicate(self, workflow: str, dedup_key: str) -> Complaint | None:
+        c = self.t.complaints.c
+        row = (
+            self.conn.execute(
+                select(self.t.complaints).where(
+                    c.workflow == workflow, c.open_dedup_key == dedup_key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return complaint_from_row(row) if row is not None else None
+
+    def release_dedup_key(self, complaint_id: str) -> None:
+        self.conn.execute(
+            update(self.t.complaints)
+            .where(self.t.complaints.c.id == complaint_id)
+            .values(open_dedup_key=None)
+        )
+
+    def open_by_owner(self, owner: str) -> list[Complaint]:
+        c = self.t.complaints.c
+        rows = self.conn.execute(
+            select(self.t.complaints)
+            .where(c.owner == owner, c.is_open.is_(True))
+            .order_by(c.opened_at, c.id)
+        ).mappings()
+        return [complaint_from_row(r) for r in rows]
+
+    def write(self, change: Change) -> None:
+        after = change.after
+        row = complaint_to_row(after)
+        sql = self.sql
+        try:
+            if change.before is None:
+                self.conn.execute(sql.insert, row)
+            else:
+                row["b_id"] = row.pop("id")
+                row["b_version"] = change.before.version
+                result = self.conn.execute(sql.update, row)
+                if result.rowcount != 1:
+                    actual = self.conn.execute(sql.version, {"b_id": after.id}).scalar()
+                    raise ConcurrencyConflictError(
+                        after.id, change.before.version, actual if actual is not None else -1
+                    )
+        except exc.IntegrityError as error:
+            raise DuplicateKeyError(str(error.orig)) from error
+        if change.audit:
+            self.conn.execute(sql.audit, [audit_to_row(r) for r in change.audit])
+        now = after.updated_at
+        if change.cancel_clocks:
+            self.conn.execute(
+                sql.cancel,
+                {"b_id": after.id, "b_clocks": sorted(change.cancel_clocks), "b_at": now},
+            )
+        if change.arm:
+            self.conn.execute(sql.timers, [_timer_row(t, now) for t in change.arm])
+        if change.notifications:
+            self.conn.execute(sql.outbox, [_outbox_row(n) for n in change.notifications])
+
+    def add_contact(
+        self, complaint_id: str, at: dt.datetime, channel: str, actor: str, details: dict[str, Any]
+    ) -> None:
+        self.conn.execute(
+            insert(self.t.contacts).values(
+                complaint_id=complaint_id, at=at, channel=channel, actor=actor, details=details
+            )
+        )
+
+    def get_idempotency(self, key: str) -> StoredIdempotency | None:
+        i = self.t.idempotency.c
+        row = self.conn.execute(
+            select(i.operation, i.complaint_id, i.request_hash, i.result).where(i.key == key)
+        ).first()
+        return StoredIdempotency(*row) if row is not None else None
+
+    def put_idempotency(self, key: str, stored: StoredIdempotency, at: dt.datetime) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(self.t.idempotency).values(
+                        key=key,
+                        operation=stored.operation,
+                        complaint_id=stored.complaint_id,
+                        request_hash=stored.request_hash,
+                        result=stored.result,
+                        created_at=at,
+                    )
+                )
+        except exc.IntegrityError as error:
+            raise DuplicateKeyError(key) from error
+
+    def mark_timer_fired(self, timer_id: int, at: dt.datetime) -> None:
+        self.conn.execute(
+            update(self.t.timers)
+            .where(self.t.timers.c.id == timer_id)
+            .values(status="fired", fired_at=at, lease_owner=None, lease_until=None)
+        )
+
+
+def _timer_row(t: TimerSpec, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "complaint_id": t.complaint_id,
+        "clock": t.clock,
+        "kind": t.kind,
+        "threshold": t.threshold,
+        "sequence": t.sequence,
+        "due_at": t.due_at,
+        "status": "pending",
+        "created_at": now,
+    }
+
+
+def _outbox_row(n: Notification) -> dict[str, Any]:
+    return {
+        "complaint_id": n.complaint_id,
+        "role": n.role,
+        "kind": n.kind,
+        "at": n.at,
+        "payload": n.payload,
+        "attempts": 0,
+    }
+
+
+class SqlStore(Store):
+    """The SQLAlchemy store.
+
+    Args:
+        bind: a database URL, or the host's ``Engine`` (never disposed by us).
+        table_prefix: prefix of every table name (default ``cf_``).
+        schema: the database schema (PostgreSQL) holding the tables.
+    """
+
+    def __init__(
+        self,
+        bind: str | Engine,
+        *,
+        table_prefix: str = "cf_",
+        schema: str | None = None,
+        _connection: Connection | Session | None = None,
+        _owns_engine: bool | None = None,
+    ) -> None:
+        if not table_prefix.replace("_", "").isalnum() and table_prefix != "":
+            raise InvalidInputError("table_prefix", ["use letters, digits and _ only"])
+        if isinstance(bind, str):
+            self.engine = create_sql_engine(bind)
+            self._owns_engine = True
+        else:
+            self.engine = bind
+            self._owns_engine = False
+        if _owns_engine is not None:
+            self._owns_engine = _owns_engine
+        self.tables = build_tables(table_prefix, schema)
+        self._sql = _Statements(self.tables)
+        self._host = _connection
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def bound(self, connection: Connection | Session) -> SqlStore:
+        """A view of this store that works inside the host's connection or session.
+
+        Changes run in a savepoint of the host's transaction; the host commits (or
+        rolls back) when it sees fit.
+        """
+        return SqlStore(
+            self.engine,
+            table_prefix=self.tables.prefix,
+            schema=self.tables.schema,
+            _connection=connection,
+            _owns_engine=False,
+        )
+
+    # --- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, *, write: bool) -> Iterator[Connection]:
+        if self._host is not None:
+            conn = self._host.connection() if isinstance(self._host, Session) else self._host
+            with conn.begin_nested():
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            if write and self.dialect == "sqlite":
+                conn.info[_BEGIN_KEY] = "BEGIN IMMEDIATE"
+            with conn.begin():
+                yield conn
+
+    def transaction(self) -> AbstractContextManager[StoreTransaction]:
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_SqlTransaction]:
+        try:
+            with self._connect(write=True) as conn:
+                yield _SqlTransaction(conn, self.tables, self._sql)
+        except exc.OperationalError as error:
+            raise StoreError(f"database error: {error.orig}") from error
+        except exc.DBAPIError as error:
+            if isinstance(error, exc.IntegrityError):
+                raise DuplicateKeyError(str(error.orig)) from error
+            raise StoreError(f"database error: {error.orig}") from error
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._connect(write=False) as conn:
+                yield conn
+        except exc.DBAPIError as error:
+            raise StoreError(f"database error: {error.orig}") from error
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get(self, complaint_id: str) -> Complaint | None:
+        with self._read() as conn:
+            return _SqlTransaction(conn, self.tables, self._sql).get(complaint_id)
+
+    def history(self, complaint_id: str) -> list[AuditRecord]:
+        a = self.tables.audit.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(self.tables.audit)
+                .where(a.complaint_id == complaint_id)
+                .order_by(a.version, a.seq)
+            ).mappings()
+            return [audit_from_row(r) for r in rows]
+
+    def query(self, where: QueryFilter, *, limit: int, cursor: str | None) -> Page:
+        c = self.tables.complaints.c
+        clauses: list[Any] = []
+        for column, value in (
+            (c.state, _as_list(where.state)),
+            (c.tier, _as_list(where.tier)),
+            (c.category, _as_list(where.category)),
+        ):
+            if value is not None:
+                clauses.append(column.in_(value))
+        for column, scalar in (
+            (c.workflow, where.workflow),
+            (c.owner, where.owner),
+            (c.customer_ref, where.customer_ref),
+        ):
+            if scalar is not None:
+                clauses.append(column == scalar)
+        if where.open is not None:
+            clauses.append(c.is_open.is_(where.open))
+        if where.opened_from is not None:
+            clauses.append(c.opened_at >= where.opened_from)
+        if where.opened_until is not None:
+            clauses.append(c.opened_at < where.opened_until)
+        if where.updated_from is not None:
+            clauses.append(c.updated_at >= where.updated_from)
+        if where.updated_until is not None:
+            clauses.append(c.updated_at < where.updated_until)
+        if cursor is not None:
+            opened, last_id = _decode_cursor(cursor)
+            clauses.append(or_(c.opened_at > opened, and_(c.opened_at == opened, c.id > last_id)))
+        stmt = (
+            select(self.tables.complaints)
+            .where(*clauses)
+            .order_by(c.opened_at, c.id)
+            .limit(limit + 1)
+        )
+        with self._read() as conn:
+            items = [complaint_from_row(r) for r in conn.execute(stmt).mappings()]
+        more = len(items) > limit
+        items = items[:limit]
+        next_cursor = _encode_cursor(items[-1]) if more and items else None
+        return Page(tuple(items), next_cursor)
+
+    # --- timers and outbox ------------------------------------------------------------------
+
+    def claim_due_timers(
+        self, now: dt.datetime, *, limit: int, worker: str, lease: dt.timedelta
+    ) -> list[ClaimedTimer]:
+        t = self.tables.timers.c
+        available = and_(
+            t.status == "pending",
+            t.due_at <= now,
+            or_(t.lease_until.is_(None), t.lease_until < now),
+        )
+        with self._transaction() as tx:
+            conn = tx.conn
+            pick = select(t.id).where(available).order_by(t.due_at, t.id).limit(limit)
+            if self.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(self.tables.timers)
+                .where(t.id.in_(ids))
+                .values(lease_owner=worker, lease_until=now + lease)
+            )
+            rows = conn.execute(
+                select(self.tables.timers, self.tables.complaints)
+                .join(self.tables.complaints, self.tables.complaints.c.id == t.complaint_id)
+                .where(t.id.in_(ids))
+                .order_by(t.due_at, t.id)
+            ).all()
+        claimed = []
+        timer_cols = len(self.tables.timers.columns)
+        for row in rows:
+            timer = dict(zip(self.tables.timers.columns.keys(), row[:timer_cols], strict=True))
+            complaint = dict(
+                zip(self.tables.complaints.columns.keys(), row[timer_cols:], strict=True)
+            )
+            claimed.append(
+                ClaimedTimer(
+                    timer["id"],
+                    TimerSpec(
+                        timer["complaint_id"],
+                        timer["clock"],
+                        timer["kind"],
+                        timer["due_at"],
+                        timer["threshold"],
+                        timer["sequence"],
+                    ),
+                    complaint_from_row(complaint),
+                )
+            )
+        return claimed
+
+    def next_due(self) -> dt.datetime | None:
+        t = self.tables.timers.c
+        with self._read() as conn:
+            return conn.execute(
+                select(t.due_at).where(t.status == "pending").order_by(t.due_at).limit(1)
+            ).scalar_one_or_none()
+
+    def pending_outbox(self, limit: int) -> list[OutboxMessage]:
+        o = self.tables.outbox.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(self.tables.outbox)
+                .where(o.delivered_at.is_(None))
+                .order_by(o.id)
+                .limit(limit)
+            ).mappings()
+            return [
+                OutboxMessage(
+                    r["id"],
+                    Notification(
+                        r["complaint_id"], r["role"], r["kind"], r["at"], dict(r["payload"])
+                    ),
+                    r["attempts"],
+                )
+                for r in rows
+            ]
+
+    def mark_delivered(self, message_ids: Sequence[int], at: dt.datetime) -> None:
+        if not message_ids:
+            return
+        o = self.tables.outbox.c
+        with self._transaction() as tx:
+            tx.conn.execute(
+                update(self.tables.outbox)
+                .where(o.id.in_(list(message_ids)))
+                .values(delivered_at=at)
+            )
+
+    # --- schema --------------------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        from sqlalchemy import inspect, text
+
+        with self._read() as conn:
+            if not inspect(conn).has_table(self.tables.version_table, schema=self.tables.schema):
+                return None
+            name = self.tables.version_table
+            if self.tables.schema:
+                name = f'"{self.tables.schema}"."{name}"'
+            value = conn.execute(text(f"SELECT version_num FROM {name}")).scalar_one_or_none()
+            return str(value) if value is not None else None
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
+
+
+def _encode_cursor(c: Complaint) -> str:
+    raw = json.dumps([c.opened_at.isoformat(), c.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        opened, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return dt.datetime.fromisoformat(opened), str(last_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError("cursor", [f"{cursor!r} is not a cursor from query()"]) from error
