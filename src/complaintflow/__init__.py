@@ -5,6 +5,14 @@ Process designers describe the lifecycle in YAML; host applications load it with
 from this namespace.
 """
 
+from complaintflow.core._records import (
+    Actor,
+    AuditRecord,
+    ClockState,
+    Complaint,
+    Intake,
+    Notification,
+)
 from complaintflow.definition._compile import CompiledTransition, Guard, Workflow
 from complaintflow.definition._graph import to_dot, to_mermaid
 from complaintflow.definition._models import (
@@ -13,6 +21,7 @@ from complaintflow.definition._models import (
     CalendarSpec,
     ClockSpec,
     Condition,
+    DedupSpec,
     FeedbackSpec,
     InvariantSpec,
     StateSpec,
@@ -26,7 +35,9 @@ from complaintflow.definition._registry import (
     load_workflows,
     workflow_json_schema,
 )
+from complaintflow.engine._engine import Engine
 from complaintflow.exceptions import (
+    CalendarConfigError,
     CalendarCoverageError,
     CalendarError,
     ComplaintError,
@@ -46,35 +57,47 @@ from complaintflow.exceptions import (
     TriggerNotAllowedError,
     WorkflowValidationError,
 )
-from complaintflow.time import Clock, Duration, FakeClock, SystemClock
+from complaintflow.store._port import Page
+from complaintflow.time import BusinessCalendar, Clock, Duration, FakeClock, SystemClock
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Action",
+    "Actor",
+    "AuditRecord",
     "BreachSpec",
+    "BusinessCalendar",
+    "CalendarConfigError",
     "CalendarCoverageError",
     "CalendarError",
     "CalendarSpec",
     "Clock",
     "ClockSpec",
+    "ClockState",
     "CompiledTransition",
+    "Complaint",
     "ComplaintError",
     "ComplaintNotFoundError",
     "ComplaintflowError",
     "ConcurrencyConflictError",
     "Condition",
+    "DedupSpec",
     "DefinitionError",
     "Duration",
     "DurationError",
+    "Engine",
     "FakeClock",
     "FeedbackSpec",
     "Guard",
     "GuardRejectedError",
     "IdempotencyConflictError",
+    "Intake",
     "InvalidInputError",
     "InvariantSpec",
     "MissingFieldsError",
+    "Notification",
+    "Page",
     "PermissionDeniedError",
     "Problem",
     "SchemaOutdatedError",

@@ -44,6 +44,8 @@ from complaintflow.store._port import (
 from complaintflow.store._sql import SqlStore
 from complaintflow.store._tables import SCHEMA_REVISION
 from complaintflow.time._clock import Clock, SystemClock
+from complaintflow.timers._sweeper import Sweeper
+from complaintflow.timers._worker import Worker
 
 T = TypeVar("T")
 ActorLike = Actor | tuple[str, str]
@@ -108,6 +110,7 @@ class Engine:
     _clock: Clock
     _on_notify: NotificationCallback | None
     _log: _logging.Logger
+    _wake_hooks: list[Callable[[dt.datetime], None]]
 
     def __init__(
         self,
@@ -130,6 +133,7 @@ class Engine:
             self._on_notify = _shared._on_notify
             self._log = _shared._log
             self._in_host_transaction = True
+            self._wake_hooks = _shared._wake_hooks
             return
         self._workflows = _as_workflows(workflows, guards=guards, calendars=calendars)
         self._latest = {}
@@ -140,6 +144,7 @@ class Engine:
         self._on_notify = on_notify
         self._log = _logging.get_logger("complaintflow.engine")
         self._in_host_transaction = False
+        self._wake_hooks = []
         if check_schema:
             current = store.schema_revision()
             if current != SCHEMA_REVISION:
@@ -291,6 +296,11 @@ class Engine:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_commit(self, changes: list[Change], correlation_id: str | None) -> None:
+        if self._wake_hooks and not self._in_host_transaction:
+            armed = [t.due_at for change in changes for t in change.arm]
+            if armed:
+                for wake in self._wake_hooks:
+                    wake(min(armed))
         for change in changes:
             self._log_change(change, correlation_id)
             if self._on_notify is None or self._in_host_transaction:
@@ -635,6 +645,57 @@ class Engine:
     def mark_delivered(self, message_ids: Iterable[int]) -> None:
         """Mark outbox messages delivered."""
         self._store.mark_delivered(list(message_ids), self._clock.now())
+
+    # --- timers -----------------------------------------------------------------------
+
+    def sweeper(
+        self,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 200,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+    ) -> Sweeper:
+        """A sweeper that fires this engine's due timers (see :class:`Sweeper`)."""
+        return Sweeper(
+            self._store,
+            workflow_of=self._workflow_of,
+            calendar_of=self._calendars.get,
+            clock=self._clock,
+            after_commit=lambda changes: self._after_commit(changes, None),
+            worker_id=worker_id,
+            batch_size=batch_size,
+            lease=lease,
+        )
+
+    def run_due_timers(self, *, limit: int | None = None, batch_size: int = 200) -> int:
+        """Fire every timer due now (by the engine's clock), in batches; how many fired.
+
+        Deterministic with a ``FakeClock``: tests move time, then call this.
+        """
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise InvalidInputError("limit", ["expected a positive integer"])
+        sweeper = self.sweeper(batch_size=min(batch_size, limit or batch_size))
+        batches = None if limit is None else -(-limit // sweeper.batch_size)
+        return sweeper.run_until_idle(max_batches=batches)
+
+    def worker(
+        self,
+        *,
+        scheduler: Any = None,
+        safety_interval: dt.timedelta = dt.timedelta(seconds=5),
+        batch_size: int = 200,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+    ) -> Worker:
+        """A worker that runs the sweeper when timers fall due, woken by APScheduler
+        (the host's running scheduler, or one of its own). Timers this engine arms
+        wake it early. Call ``start()`` / ``stop()`` or ``run_forever()``."""
+        worker = Worker(
+            self.sweeper(batch_size=batch_size, lease=lease),
+            scheduler=scheduler,
+            safety_interval=safety_interval,
+        )
+        self._wake_hooks.append(worker.wake)
+        return worker
 
 
 def _as_workflows(

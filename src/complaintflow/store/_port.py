@@ -132,8 +132,24 @@ class StoreTransaction(ABC):
         """
 
     @abstractmethod
-    def mark_timer_fired(self, timer_id: int, at: dt.datetime) -> None:
-        """Mark a claimed timer fired (in the transaction that applies its effect)."""
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A savepoint: an exception inside undoes only what was done inside."""
+
+    @abstractmethod
+    def lock_leased(
+        self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
+    ) -> list[ClaimedTimer]:
+        """Lock the complaints, then the timers, of timers leased to ``worker``.
+
+        Returns only timers still pending and still leased to ``worker``, oldest due
+        first, each with its complaint as locked now. Waiting for locks and idling in
+        this transaction are bounded by ``lease``.
+        """
+
+    @abstractmethod
+    def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
+        """Mark a locked timer ``fired`` (its effect is written in this transaction) or
+        ``stale`` (its clock moved on; nothing to do)."""
 
 
 class Store(ABC):
@@ -160,12 +176,14 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def claim_due_timers(
+    def lease_due_timers(
         self, now: dt.datetime, *, limit: int, worker: str, lease: dt.timedelta
-    ) -> list[ClaimedTimer]:
-        """Lease up to ``limit`` pending timers due at ``now``, oldest due first.
+    ) -> list[int]:
+        """Lease up to ``limit`` pending timers due at ``now`` to ``worker`` (committed).
 
-        A leased timer is not returned again until its lease expires.
+        Timers leased to a live worker are skipped, never waited for; a lease that
+        expired (its worker died or hung) can be taken. Returns timer ids, oldest due
+        first.
         """
 
     @abstractmethod

@@ -34,6 +34,7 @@ from sqlalchemy.pool import StaticPool
 from complaintflow.core._apply import Change
 from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
 from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
+from complaintflow.store import _sweep
 from complaintflow.store._codec import (
     audit_from_row,
     audit_to_row,
@@ -246,12 +247,19 @@ class _SqlTransaction(StoreTransaction):
         except exc.IntegrityError as error:
             raise DuplicateKeyError(key) from error
 
-    def mark_timer_fired(self, timer_id: int, at: dt.datetime) -> None:
-        self.conn.execute(
-            update(self.t.timers)
-            .where(self.t.timers.c.id == timer_id)
-            .values(status="fired", fired_at=at, lease_owner=None, lease_until=None)
-        )
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self.conn.begin_nested():
+            yield
+
+    def lock_leased(
+        self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
+    ) -> list[ClaimedTimer]:
+        _sweep.guard_postgres(self.conn, lease)
+        return _sweep.lock_leased(self.conn, self.t, timer_ids, worker=worker)
+
+    def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
+        _sweep.mark(self.conn, self.t, timer_id, status, at)
 
 
 def _timer_row(t: TimerSpec, now: dt.datetime) -> dict[str, Any]:
@@ -427,63 +435,16 @@ class SqlStore(Store):
 
     # --- timers and outbox ------------------------------------------------------------------
 
-    def claim_due_timers(
+    def lease_due_timers(
         self, now: dt.datetime, *, limit: int, worker: str, lease: dt.timedelta
-    ) -> list[ClaimedTimer]:
-        t = self.tables.timers.c
-        available = and_(
-            t.status == "pending",
-            t.due_at <= now,
-            or_(t.lease_until.is_(None), t.lease_until < now),
-        )
+    ) -> list[int]:
         with self._transaction() as tx:
-            conn = tx.conn
-            pick = select(t.id).where(available).order_by(t.due_at, t.id).limit(limit)
-            if self.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            ids = list(conn.execute(pick).scalars())
-            if not ids:
-                return []
-            conn.execute(
-                update(self.tables.timers)
-                .where(t.id.in_(ids))
-                .values(lease_owner=worker, lease_until=now + lease)
-            )
-            rows = conn.execute(
-                select(self.tables.timers, self.tables.complaints)
-                .join(self.tables.complaints, self.tables.complaints.c.id == t.complaint_id)
-                .where(t.id.in_(ids))
-                .order_by(t.due_at, t.id)
-            ).all()
-        claimed = []
-        timer_cols = len(self.tables.timers.columns)
-        for row in rows:
-            timer = dict(zip(self.tables.timers.columns.keys(), row[:timer_cols], strict=True))
-            complaint = dict(
-                zip(self.tables.complaints.columns.keys(), row[timer_cols:], strict=True)
-            )
-            claimed.append(
-                ClaimedTimer(
-                    timer["id"],
-                    TimerSpec(
-                        timer["complaint_id"],
-                        timer["clock"],
-                        timer["kind"],
-                        timer["due_at"],
-                        timer["threshold"],
-                        timer["sequence"],
-                    ),
-                    complaint_from_row(complaint),
-                )
-            )
-        return claimed
+            _sweep.guard_postgres(tx.conn, lease)
+            return _sweep.lease(tx.conn, self.tables, now, limit=limit, worker=worker, lease=lease)
 
     def next_due(self) -> dt.datetime | None:
-        t = self.tables.timers.c
         with self._read() as conn:
-            return conn.execute(
-                select(t.due_at).where(t.status == "pending").order_by(t.due_at).limit(1)
-            ).scalar_one_or_none()
+            return _sweep.next_due(conn, self.tables)
 
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         o = self.tables.outbox.c

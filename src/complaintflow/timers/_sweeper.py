@@ -1,0 +1,160 @@
+"""The sweeper: fires due timers, each exactly once, as audited events of the system actor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from complaintflow import _logging
+from complaintflow.core import _apply as core
+from complaintflow.core._apply import Change
+from complaintflow.core._clocks import WorkingTime
+from complaintflow.core._records import Complaint
+from complaintflow.definition._compile import Workflow
+from complaintflow.exceptions import ComplaintflowError
+from complaintflow.store._port import ClaimedTimer, DuplicateKeyError, Store, StoreTransaction
+from complaintflow.time._clock import Clock
+
+
+def default_worker_id() -> str:
+    """``host:pid:random``: unique per sweeper, readable in the timers table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep did."""
+
+    leased: int
+    fired: int
+    stale: int
+    failed: int
+
+
+class Sweeper:
+    """Leases due timers in batches and applies their effects.
+
+    Args:
+        store: the store holding the timers.
+        workflow_of: the compiled workflow of a complaint.
+        calendar_of: the business calendar of a workflow.
+        clock: the source of "now".
+        after_commit: called with the changes of each committed batch.
+        worker_id: names this sweeper in leases (default: host, pid, random).
+        batch_size: timers per transaction.
+        lease: how long a lease lasts; a dead worker's timers are taken over after it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workflow_of: Callable[[Complaint], Workflow],
+        calendar_of: Callable[[Workflow], WorkingTime | None],
+        clock: Clock,
+        after_commit: Callable[[list[Change]], None] | None = None,
+        worker_id: str | None = None,
+        batch_size: int = 200,
+        lease: dt.timedelta = dt.timedelta(seconds=60),
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._store = store
+        self._workflow_of = workflow_of
+        self._calendar_of = calendar_of
+        self._clock = clock
+        self._after_commit = after_commit
+        self.worker_id = worker_id or default_worker_id()
+        self.batch_size = batch_size
+        self.lease = lease
+        self._log = _logging.get_logger("complaintflow.timers")
+
+    def run_once(self) -> SweepResult:
+        """Lease one batch of due timers and fire them in one transaction."""
+        now = self._clock.now()
+        ids = self._store.lease_due_timers(
+            now, limit=self.batch_size, worker=self.worker_id, lease=self.lease
+        )
+        if not ids:
+            return SweepResult(0, 0, 0, 0)
+        for attempt in range(3):
+            try:
+                changes, stale, failed = self._fire(ids)
+                break
+            except DuplicateKeyError:  # pragma: no cover - unique keys are not touched here
+                if attempt == 2:
+                    raise
+        if self._after_commit is not None and changes:
+            self._after_commit(changes)
+        return SweepResult(len(ids), len(changes), stale, failed)
+
+    def next_due(self) -> dt.datetime | None:
+        """When the earliest pending timer is due."""
+        return self._store.next_due()
+
+    def run_until_idle(self, *, max_batches: int | None = None) -> int:
+        """Sweep until no timer is due now (or ``max_batches``); how many fired."""
+        fired = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            result = self.run_once()
+            batches += 1
+            fired += result.fired
+            if result.leased < self.batch_size:
+                break
+        return fired
+
+    def _fire(self, ids: list[int]) -> tuple[list[Change], int, int]:
+        changes: list[Change] = []
+        stale = failed = 0
+        with self._store.transaction() as tx:
+            now = self._clock.now()
+            latest: dict[str, Complaint] = {}
+            for claimed in tx.lock_leased(ids, worker=self.worker_id, lease=self.lease):
+                complaint = latest.get(claimed.complaint.id, claimed.complaint)
+                outcome = self._fire_one(tx, claimed, complaint, now)
+                if outcome is None:
+                    stale += 1
+                elif isinstance(outcome, Exception):
+                    failed += 1
+                else:
+                    changes.append(outcome)
+                    latest[complaint.id] = outcome.after
+        return changes, stale, failed
+
+    def _fire_one(
+        self, tx: StoreTransaction, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime
+    ) -> Change | Exception | None:
+        timer = claimed.timer
+        clock = complaint.clock(timer.clock)
+        if clock is None or not clock.running or clock.fired != timer.sequence:
+            # the clock moved on in a change that should have cancelled this timer
+            tx.settle_timer(claimed.id, "stale", now)
+            self._log.warning(
+                "timer.stale", complaint_id=complaint.id, clock=timer.clock, timer_id=claimed.id
+            )
+            return None
+        try:
+            with tx.savepoint():
+                workflow = self._workflow_of(complaint)
+                change = core.timer_fired(
+                    workflow, complaint, timer, now=now, calendar=self._calendar_of(workflow)
+                )
+                tx.write(change)
+                tx.settle_timer(claimed.id, "fired", now)
+                return change
+        except ComplaintflowError as error:
+            # a timer whose effect cannot be computed must not block the others forever
+            tx.settle_timer(claimed.id, "failed", now)
+            self._log.error(
+                "timer.failed",
+                complaint_id=complaint.id,
+                clock=timer.clock,
+                timer_id=claimed.id,
+                error=type(error).__name__,
+            )
+            return error

@@ -1,0 +1,127 @@
+"""The worker: APScheduler wakes the sweeper; deadlines themselves live in our timers table.
+
+One APScheduler job per process, never one per deadline: APScheduler 3's job stores
+are not safe to share between processes and by default drop jobs that run late. The
+job runs at the next due time or after a safety interval, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from complaintflow import _logging
+from complaintflow.timers._sweeper import Sweeper
+
+JOB_ID = "complaintflow-sweeper"
+
+
+class Worker:
+    """Runs a :class:`Sweeper` whenever timers fall due.
+
+    Args:
+        sweeper: what fires the timers.
+        scheduler: a running APScheduler 3 scheduler of the host; by default the
+            worker starts (and later shuts down) a ``BackgroundScheduler`` of its own.
+        safety_interval: the longest the worker sleeps, whatever the next due time
+            says (timers armed by other processes are found within it).
+    """
+
+    def __init__(
+        self,
+        sweeper: Sweeper,
+        *,
+        scheduler: BaseScheduler | None = None,
+        safety_interval: dt.timedelta = dt.timedelta(seconds=5),
+    ) -> None:
+        if safety_interval <= dt.timedelta(0):
+            raise ValueError("safety_interval must be positive")
+        self.sweeper = sweeper
+        self.safety_interval = safety_interval
+        self._owns_scheduler = scheduler is None
+        self._scheduler: BaseScheduler = scheduler or BackgroundScheduler(timezone=dt.UTC)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._log = _logging.get_logger("complaintflow.worker")
+        self.fired = 0
+
+    def start(self) -> None:
+        """Add the sweeper job (and start the scheduler if it is the worker's own)."""
+        self._scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self.safety_interval.total_seconds(),
+            id=JOB_ID,
+            name="complaintflow timer sweeper",
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+        if self._owns_scheduler:
+            self._scheduler.start()
+        self._log.info("worker.started", worker=self.sweeper.worker_id)
+
+    def wake(self, at: dt.datetime | None = None) -> None:
+        """Run the sweeper at ``at`` (default: now) if that is before its next run."""
+        if self._stopping.is_set():
+            return
+        job = self._scheduler.get_job(JOB_ID)
+        if job is None:
+            return
+        when = at or dt.datetime.now(dt.UTC)
+        if job.next_run_time is None or when < job.next_run_time:
+            job.modify(next_run_time=when)
+
+    def _tick(self) -> None:
+        with self._lock:
+            while not self._stopping.is_set():
+                result = self.sweeper.run_once()
+                self.fired += result.fired
+                if result.leased < self.sweeper.batch_size:
+                    break
+            if self._stopping.is_set():
+                return
+            due = self.sweeper.next_due()
+            if due is not None:
+                # real time, not the engine's clock: the scheduler sleeps in real time
+                self.wake(max(due, dt.datetime.now(dt.UTC)))
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop sweeping; the current batch finishes (its transaction commits or not)."""
+        self._stopping.set()
+        try:
+            self._scheduler.remove_job(JOB_ID)
+        except Exception:
+            pass
+        if self._owns_scheduler and self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+        with self._lock:
+            pass
+        self._log.info("worker.stopped", worker=self.sweeper.worker_id, fired=self.fired)
+
+    def run_forever(self) -> None:
+        """Start and block until SIGTERM or SIGINT, then stop cleanly."""
+        done = threading.Event()
+
+        def _signal(signum: int, _frame: FrameType | None) -> None:
+            self._log.info("worker.signalled", signal=signal.Signals(signum).name)
+            done.set()
+
+        previous: dict[int, Any] = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, _signal)
+        try:
+            self.start()
+            done.wait()
+        finally:
+            self.stop()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
