@@ -1,4 +1,10 @@
-"""Drawing a workflow: Mermaid ``stateDiagram-v2`` and Graphviz DOT."""
+"""Drawing a workflow: Mermaid ``stateDiagram-v2`` and Graphviz DOT.
+
+Both show the same content: every state-changing transition as an edge labelled
+with its trigger, the roles that may fire it and the clocks it starts or stops;
+final states marked; per state, the clocks that start, stop or pause on entering it
+and the internal transitions (no state change) that may fire there.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,57 @@ import re
 
 from complaintflow.definition._compile import Workflow
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_ ,()/%.+\-\[\]]")
+# Mermaid's stateDiagram lexer reads these (case-insensitively) as keywords where a
+# state id is expected; such states get another id and keep their name as label.
+_MERMAID_KEYWORDS = frozenset(
+    {
+        "accdescr",
+        "acctitle",
+        "class",
+        "classdef",
+        "click",
+        "default",
+        "direction",
+        "end",
+        "href",
+        "note",
+        "scale",
+        "state",
+        "statediagram",
+        "style",
+    }
+)
+# ';' ends a Mermaid statement, '#' starts an entity code, '<>&' are HTML, '{}' and '|'
+# open blocks: none of them may reach a label. Letters of any script are kept.
+_UNSAFE = re.compile(r"[^\w ,()/%.+\-\[\]'!?:—–、，。（）]")
+# any line holding "direction TB" is read as a direction statement, wherever it stands
+_DIRECTION = re.compile(r"(?i)(direction)(?=\s+(?:TB|BT|RL|LR))")
+_ZERO_WIDTH_SPACE = "\u200b"
 
 
 def _label(text: str) -> str:
-    return _UNSAFE.sub("", text)
+    """``text`` as one line that Mermaid reads as plain label text."""
+    text = " ".join(text.replace(";", ",").replace('"', "'").split())
+    text = _UNSAFE.sub("", text)
+    # a label may hold single colons, but not "::" nor a colon at either end
+    text = re.sub(r":{2,}", ":", text).strip(": ")
+    return _DIRECTION.sub(r"\1" + _ZERO_WIDTH_SPACE, text)
+
+
+def _mermaid_ids(workflow: Workflow) -> dict[str, str]:
+    """The Mermaid id of each state: its name, unless that is a Mermaid keyword."""
+    taken = set(workflow.states)
+    ids = {}
+    for state in workflow.states:
+        if state.lower() not in _MERMAID_KEYWORDS:
+            ids[state] = state
+            continue
+        alias = f"{state}_"
+        while alias in taken:
+            alias += "_"
+        taken.add(alias)
+        ids[state] = alias
+    return ids
 
 
 def _clock_notes(workflow: Workflow) -> dict[str, list[str]]:
@@ -52,11 +104,25 @@ def _edges(workflow: Workflow) -> tuple[dict[tuple[str, str], list[str]], dict[s
     return edges, internal
 
 
+def _state_notes(workflow: Workflow) -> dict[str, list[str]]:
+    """Per state, the lines of its note: clock events, then internal triggers."""
+    _, internal = _edges(workflow)
+    notes = _clock_notes(workflow)
+    result: dict[str, list[str]] = {}
+    for state in workflow.states:
+        body = [*notes.get(state, [])]
+        if internal.get(state):
+            body.append("also: " + ", ".join(internal[state]))
+        if body:
+            result[state] = body
+    return result
+
+
 def to_mermaid(workflow: Workflow) -> str:
     """A Mermaid ``stateDiagram-v2``: transitions labelled with trigger and roles,
     final states marked, clock starts/stops/pauses and internal events in notes."""
-    edges, internal = _edges(workflow)
-    notes = _clock_notes(workflow)
+    edges, _ = _edges(workflow)
+    ids = _mermaid_ids(workflow)
     lines = [
         "---",
         f"title: {_label(workflow.name)} v{workflow.version}",
@@ -65,41 +131,47 @@ def to_mermaid(workflow: Workflow) -> str:
         "    direction TB",
         "    classDef final fill:#d9f2d9,stroke:#2e7d32,stroke-width:2px",
         "    classDef waiting fill:#fff4d6,stroke:#b7791f",
-        f"    [*] --> {workflow.initial_state}",
     ]
     for state in workflow.states:
-        description = workflow.state(state).description
+        if ids[state] != state:
+            lines.append(f'    state "{state}" as {ids[state]}')
+    lines.append(f"    [*] --> {ids[workflow.initial_state]}")
+    for state in workflow.states:
+        description = _label(workflow.state(state).description)
         if description:
-            lines.append(f"    {state} : {_label(description)}")
+            lines.append(f"    {ids[state]} : {description}")
     for (src, dest), labels in edges.items():
         for label in labels:
-            lines.append(f"    {src} --> {dest} : {_label(label)}")
+            lines.append(f"    {ids[src]} --> {ids[dest]} : {_label(label)}")
     for state in workflow.states:
         if workflow.is_final(state):
-            lines.append(f"    {state} --> [*]")
-    for state in workflow.states:
-        body = [*notes.get(state, [])]
-        if internal.get(state):
-            body.append("also: " + ", ".join(internal[state]))
-        if body:
-            lines.append(f"    note right of {state}")
-            lines.extend(f"        {_label(text)}" for text in body)
-            lines.append("    end note")
+            lines.append(f"    {ids[state]} --> [*]")
+    for state, body in _state_notes(workflow).items():
+        lines.append(f"    note right of {ids[state]}")
+        lines.extend(f"        {_label(text)}" for text in body)
+        lines.append("    end note")
     if workflow.final_states:
-        lines.append(f"    class {','.join(sorted(workflow.final_states))} final")
+        final = ",".join(sorted(ids[s] for s in workflow.final_states))
+        lines.append(f"    class {final} final")
     if workflow.waiting_states:
-        lines.append(f"    class {','.join(sorted(workflow.waiting_states))} waiting")
+        waiting = ",".join(sorted(ids[s] for s in workflow.waiting_states))
+        lines.append(f"    class {waiting} waiting")
     return "\n".join(lines) + "\n"
 
 
-def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _dot_escape(text: str) -> str:
+    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _dot_quote(*lines: str) -> str:
+    """A DOT string; several lines are joined with DOT's centred line break ``\\n``."""
+    return '"' + "\\n".join(_dot_escape(line) for line in lines) + '"'
 
 
 def to_dot(workflow: Workflow) -> str:
     """A Graphviz digraph with the same content as :func:`to_mermaid`."""
-    edges, internal = _edges(workflow)
-    notes = _clock_notes(workflow)
+    edges, _ = _edges(workflow)
+    notes = _state_notes(workflow)
     lines = [
         f"digraph {_dot_quote(f'{workflow.name} v{workflow.version}')} {{",
         "  rankdir=TB;",
@@ -109,10 +181,9 @@ def to_dot(workflow: Workflow) -> str:
         f"  __start -> {_dot_quote(workflow.initial_state)};",
     ]
     for state in workflow.states:
-        parts = [state, *notes.get(state, [])]
-        if internal.get(state):
-            parts.append("also: " + ", ".join(internal[state]))
-        attrs = [f"label={_dot_quote(chr(10).join(parts))}"]
+        description = workflow.state(state).description
+        parts = [state, *([description] if description else []), *notes.get(state, [])]
+        attrs = [f"label={_dot_quote(*parts)}"]
         if workflow.is_final(state):
             attrs += ["peripheries=2", 'fillcolor="#d9f2d9"']
         elif state in workflow.waiting_states:

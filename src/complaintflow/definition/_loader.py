@@ -62,16 +62,14 @@ _BOUNDS = {
 def _read_as(raw: str, value: Any) -> str:
     """Why an unquoted scalar is not text: the YAML 1.1 traps (``on``, ``13:30``)."""
     if isinstance(value, bool):
-        what = f"the boolean {show_value(value)}"
+        what = f"as the boolean {show_value(value)}"
     elif isinstance(value, int | float) and ":" in raw:
-        what = f"the number {value} (a base-60 time, as YAML 1.1 reads it)"
+        what = f"1.1 as the base-60 number {value}"
     elif isinstance(value, int | float):
-        what = f"the number {value}"
-    elif isinstance(value, dt.date):
-        what = "a date"
+        what = f"as the number {value}"
     else:
-        what = "null (no value)"
-    return f"{raw} is read by YAML as {what}; to mean the text, write it in quotes: {raw!r}"
+        what = "as a date"
+    return f"{raw} is read by YAML {what}; to mean the text, write it in quotes: {raw!r}"
 
 
 def _trap(raw: str, value: Any) -> bool:
@@ -223,6 +221,13 @@ def _parse(
         return None
 
 
+def _written_name(raw: Any, path: PathKey, source: SourceMap) -> str | None:
+    """The name a state entry that failed the shape check was meant to have, if any."""
+    if isinstance(raw, dict):
+        raw, path = raw.get("name"), (*path, "name")
+    return raw if isinstance(raw, str) else source.plain.get(path)
+
+
 def _partial_parts(data: Mapping[str, Any], source: SourceMap) -> Parts:
     """Validate each piece of a broken file on its own, keeping what passes."""
     sink: list[Problem] = []
@@ -257,9 +262,12 @@ def _partial_parts(data: Mapping[str, Any], source: SourceMap) -> Parts:
     for i, raw in listed("states"):
         if (state := _parse(StateSpec, raw, (), source, sink)) is not None:
             parts.states[i] = state
+        elif (written := _written_name(raw, ("states", i), source)) is not None:
+            parts.misread_states.add(written)
     for i, raw in listed("transitions"):
         if (transition := _parse(TransitionSpec, raw, (), source, sink)) is not None:
             parts.transitions[i] = transition
+    parts.transitions_given = len(parts.transitions) == len(listed("transitions"))
     for name, raw in mapped("clocks"):
         if (clock := _parse(ClockSpec, raw, (), source, sink)) is not None:
             parts.clocks[name] = clock

@@ -24,6 +24,7 @@ from complaintflow.definition._models import (
     StateSpec,
     TierSpec,
     TransitionSpec,
+    closest,
 )
 from complaintflow.definition._models import did_you_mean as did_you_mean  # re-exported
 from complaintflow.definition._yaml import PathKey
@@ -63,7 +64,9 @@ class Parts:
     calendar: str | None = None
     feedback: FeedbackSpec | None = None
     invariants: dict[int, InvariantSpec] = field(default_factory=dict)
+    misread_states: set[str] = field(default_factory=set)
     tiers_given: bool = False
+    transitions_given: bool = False
     complete: bool = False
 
 
@@ -73,6 +76,7 @@ class _Checker:
         self.imported = imported_calendars
         self.found: list[Finding] = []
         self.state_names = [s.name for s in parts.states.values()]
+        self.written_states = {*self.state_names, *parts.misread_states}
         self.roles = set(parts.roles or []) | {SYSTEM_ROLE}
         self.triggers = {t.trigger for t in parts.transitions.values()}
 
@@ -89,8 +93,10 @@ class _Checker:
         return False
 
     def state_ref(self, path: PathKey, name: str) -> bool:
+        if name in self.p.misread_states:
+            return True  # the state's own entry is reported; naming it is not a second fault
         if self.p.complete or self.state_names:
-            return self.ref(path, "state", name, self.state_names)
+            return self.ref(path, "state", name, self.written_states)
         return True
 
     def role_ref(self, path: PathKey, name: str) -> None:
@@ -101,8 +107,18 @@ class _Checker:
         self.ref(path, "tier", name, self.p.tiers)
 
     def trigger_ref(self, path: PathKey, name: str) -> None:
-        if self.p.complete:
+        if self.p.complete or self.p.transitions_given:
             self.ref(path, "trigger", name, self.triggers)
+
+    def mixed_up(self, path: PathKey, key: str, name: str) -> None:
+        """A clock naming a trigger where a state belongs, or the other way round."""
+        if key.endswith("_in"):
+            instead = key.replace("_in", "_on") if key != "pauses_in" else None
+            kind, other = "state", "a trigger"
+        else:
+            instead, kind, other = key.replace("_on", "_in"), "trigger", "a state"
+        hint = f"; list it under {instead}" if instead else ""
+        self.add(path, f"{key} names {kind}s, but {name!r} is {other}{hint}")
 
     def unique(self, path: PathKey, kind: str, names: Iterable[tuple[PathKey, str]]) -> None:
         seen: set[str] = set()
@@ -116,11 +132,25 @@ class _Checker:
             name.startswith(FIELD_PREFIXES) and len(name.split(".", 1)[1]) > 0
         ):
             return
+        hint = did_you_mean(name, COMPLAINT_FIELDS)
+        if not hint:
+            # `soluton` next to `data.solution` elsewhere most likely means that field
+            prefixed = {f.split(".", 1)[1]: f for f in self.prefixed_fields()}
+            near = closest(name, prefixed)
+            hint = f" (did you mean {prefixed[near]!r}?)" if near else ""
         self.add(
             path,
-            f"unknown field {name!r}{did_you_mean(name, COMPLAINT_FIELDS)}; use one of "
+            f"unknown field {name!r}{hint}; use one of "
             f"{', '.join(sorted(COMPLAINT_FIELDS))}, or data.<key> / intake.<key>",
         )
+
+    def prefixed_fields(self) -> set[str]:
+        """The ``data.`` and ``intake.`` fields named anywhere in the workflow."""
+        names = {n for t in self.p.transitions.values() for n in t.requires}
+        names |= {c.field for t in self.p.transitions.values() for c in t.conditions}
+        names |= {c.field for clock in self.p.clocks.values() for c in clock.when}
+        names |= {n for inv in self.p.invariants.values() for n in inv.require.fields}
+        return {n for n in names if n.startswith(FIELD_PREFIXES) and n.split(".", 1)[1]}
 
     def actions(self, path: PathKey, actions: list[Action]) -> None:
         for i, action in enumerate(actions):
@@ -193,10 +223,16 @@ class _Checker:
             here = ("clocks", name)
             for key in ("starts_in", "stops_in", "pauses_in"):
                 for j, state_name in enumerate(getattr(clock, key)):
-                    self.state_ref((*here, key, j), state_name)
+                    if state_name in self.triggers and state_name not in self.written_states:
+                        self.mixed_up((*here, key, j), key, state_name)
+                    else:
+                        self.state_ref((*here, key, j), state_name)
             for key in ("starts_on", "stops_on"):
                 for j, trig in enumerate(getattr(clock, key)):
-                    self.trigger_ref((*here, key, j), trig)
+                    if trig in self.written_states and trig not in self.triggers:
+                        self.mixed_up((*here, key, j), key, trig)
+                    else:
+                        self.trigger_ref((*here, key, j), trig)
             self.conditions((*here, "when"), clock.when)
             for j, role in enumerate(clock.on_breach.notify):
                 self.role_ref((*here, "on_breach", "notify", j), role)
@@ -260,7 +296,8 @@ class _Checker:
                     self.add(
                         here,
                         f"clock {name!r} has no target for tier(s) {', '.join(missing)}: "
-                        f"give them one under tiers.<tier>.clocks.{name}, or set a default target",
+                        f"give them one under tiers.<tier>.clocks.{name}, or a default under "
+                        f"clocks.{name}.target",
                     )
             if not (clock.starts_in or clock.starts_on):
                 self.add(here, f"clock {name!r} never starts: give starts_in or starts_on")
@@ -411,13 +448,17 @@ class _Checker:
                 if explicit:
                     stops = [f"stops_in: {', '.join(clock.stops_in)}"] if clock.stops_in else []
                     stops += [f"stops_on: {', '.join(clock.stops_on)}"] if clock.stops_on else []
-                    reason = f"none of its stops ({'; '.join(stops)}) can be reached from there"
+                    message = (
+                        f"clock {name!r} starts in state {start!r}, but none of its stops "
+                        f"({'; '.join(stops)}) can be reached from there, so it would run "
+                        "until the complaint is closed"
+                    )
                 else:
-                    reason = "no final state can be reached from there"
-                self.add(
-                    ("clocks", name),
-                    f"clock {name!r} starts in state {start!r} but can never stop: {reason}",
-                )
+                    message = (
+                        f"clock {name!r} starts in state {start!r} but can never stop: "
+                        "no final state can be reached from there"
+                    )
+                self.add(("clocks", name), message)
 
 
 def check(parts: Parts, imported_calendars: Mapping[str, CalendarSpec]) -> list[Finding]:

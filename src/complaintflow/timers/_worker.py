@@ -7,12 +7,14 @@ job runs at the next due time or after a safety interval, whichever comes first.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import threading
 from types import FrameType
 from typing import Any
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -103,7 +105,7 @@ class Worker:
             pass
         if self._owns_scheduler and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
-        with self._lock:
+        with self._lock:  # wait for a running sweep to end
             pass
         self._log.info("worker.stopped", worker=self.sweeper.worker_id, fired=self.fired)
 
