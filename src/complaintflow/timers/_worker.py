@@ -99,10 +99,8 @@ class Worker:
     def stop(self, *, wait: bool = True) -> None:
         """Stop sweeping; the current batch finishes (its transaction commits or not)."""
         self._stopping.set()
-        try:
+        with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(JOB_ID)
-        except Exception:
-            pass
         if self._owns_scheduler and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         with self._lock:  # wait for a running sweep to end
