@@ -51,9 +51,39 @@ def clocks_from_json(items: list[dict[str, Any]]) -> tuple[ClockState, ...]:
     return tuple(clocks)
 
 
-def complaint_to_row(c: Complaint) -> dict[str, Any]:
-    """The row of ``c``; a complaint is open until it has a ``closed_at``."""
+IMMUTABLE_COLUMNS = frozenset(
+    {"id", "workflow", "channel", "customer_ref", "dedup_key", "opened_at", "intake"}
+)
+"""Columns written once, when a complaint is opened."""
+
+
+def complaint_to_row(c: Complaint, *, changes_only: bool = False) -> dict[str, Any]:
+    """The row of ``c``; a complaint is open until it has a ``closed_at``.
+
+    With ``changes_only`` the columns that never change after opening are left out
+    (except ``id``), which spares serialising the intake on every event.
+    """
     is_final = c.closed_at is not None
+    if changes_only:
+        return {
+            "id": c.id,
+            "state": c.state,
+            "version": c.version,
+            "owner": c.owner,
+            "owner_role": c.owner_role,
+            "assignee_role": c.assignee_role,
+            "tier": c.tier,
+            "category": c.category,
+            "escalation_level": c.escalation_level,
+            "reopen_count": c.reopen_count,
+            "contact_count": c.contact_count,
+            "open_dedup_key": None if is_final else c.dedup_key,
+            "is_open": not is_final,
+            "updated_at": c.updated_at,
+            "closed_at": c.closed_at,
+            "facts": c.facts,
+            "clocks": clocks_to_json(c.clocks),
+        }
     return {
         "id": c.id,
         "workflow": c.workflow,
@@ -81,6 +111,16 @@ def complaint_to_row(c: Complaint) -> dict[str, Any]:
     }
 
 
+def _trusted_intake(raw: Mapping[str, Any]) -> Intake:
+    # our own rows were validated when the complaint was opened
+    values = dict(raw)
+    received = values.get("received_at")
+    if isinstance(received, str):
+        values["received_at"] = dt.datetime.fromisoformat(received)
+    values.setdefault("extra", {})
+    return Intake.model_construct(**values)
+
+
 def complaint_from_row(row: Mapping[Any, Any]) -> Complaint:
     return Complaint(
         id=row["id"],
@@ -91,7 +131,7 @@ def complaint_from_row(row: Mapping[Any, Any]) -> Complaint:
         owner_role=row["owner_role"],
         opened_at=row["opened_at"],
         updated_at=row["updated_at"],
-        intake=Intake.model_validate(row["intake"]),
+        intake=_trusted_intake(row["intake"]),
         channel=row["channel"],
         tier=row["tier"],
         category=row["category"],

@@ -36,6 +36,7 @@ from complaintflow.core._records import AuditRecord, Complaint, Notification, Ti
 from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
 from complaintflow.store import _sweep
 from complaintflow.store._codec import (
+    IMMUTABLE_COLUMNS,
     audit_from_row,
     audit_to_row,
     complaint_from_row,
@@ -121,7 +122,9 @@ class _Statements:
 
     def __init__(self, t: Tables) -> None:
         c = t.complaints.c
-        columns = [col.name for col in t.complaints.columns if col.name != "id"]
+        columns = [
+            col.name for col in t.complaints.columns if col.name not in IMMUTABLE_COLUMNS
+        ]
         self.get = select(t.complaints).where(c.id == bindparam("b_id"))
         self.insert = insert(t.complaints)
         self.update = (
@@ -186,7 +189,7 @@ class _SqlTransaction(StoreTransaction):
 
     def write(self, change: Change) -> None:
         after = change.after
-        row = complaint_to_row(after)
+        row = complaint_to_row(after, changes_only=change.before is not None)
         sql = self.sql
         try:
             if change.before is None:
