@@ -52,7 +52,7 @@ def test_standard_acknowledges_within_24h_and_resolves_in_working_days(
 ) -> None:
     assert str(standard.clocks["acknowledge"].target) == "24h"
     resolve = {n: str(t.clocks["resolve"]) for n, t in standard.tiers.items()}
-    assert resolve == {"minor": "7bd", "moderate": "5bd", "severe": "3bd", "urgent": "1bd"}
+    assert resolve == {"minor": "7bd", "moderate": "5bd", "severe": "3bd", "urgent": "24h"}
 
 
 def test_urgent_informs_leadership_and_escalates_on_entry(standard: Workflow) -> None:

@@ -8,7 +8,6 @@ reads the time: ``now`` is passed in.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +21,13 @@ from complaintflow.core._clocks import (
     next_timer,
 )
 from complaintflow.core._conditions import failing_condition, field_value
+from complaintflow.core._loop import (
+    check_reopen_window,
+    is_reopen,
+    loop_timer_is_current,
+    loop_timers,
+    reopen_escalates,
+)
 from complaintflow.core._records import (
     Actor,
     AuditKind,
@@ -30,6 +36,7 @@ from complaintflow.core._records import (
     Intake,
     Notification,
     TimerSpec,
+    plain_json,
 )
 from complaintflow.definition._compile import CompiledTransition, Workflow
 from complaintflow.definition._models import Action
@@ -105,32 +112,58 @@ class _Builder:
         )
 
 
-def check_json(what: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` as a plain JSON-able dict with string keys, or InvalidInputError."""
+def check_json(what: str, data: object) -> dict[str, Any]:
+    """``data`` as a plain JSON dict with string keys (see ``plain_json``), or
+    InvalidInputError."""
     if not isinstance(data, Mapping):
         raise InvalidInputError(what, [f"expected a mapping, got {type(data).__name__}"])
-    bad = [repr(k) for k in data if not isinstance(k, str)]
-    if bad:
-        raise InvalidInputError(what, [f"keys must be strings: {', '.join(bad)}"])
     try:
-        json.dumps(data, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            what, [f"values must be JSON (str, number, bool, null, list, mapping): {exc}"]
-        ) from exc
-    return dict(data)
+        return plain_json(data)
+    except ValueError as exc:
+        raise InvalidInputError(what, [str(exc)]) from None
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_classification(workflow: Workflow, data: Mapping[str, Any]) -> None:
     errors = []
-    tier = data.get("tier")
-    if tier is not None and tier not in workflow.tiers:
-        errors.append(f"tier {tier!r} is not one of {', '.join(workflow.tiers)}")
-    category = data.get("category")
-    if category is not None and category not in workflow.spec.categories:
-        errors.append(f"category {category!r} is not one of {', '.join(workflow.spec.categories)}")
+    if "tier" in data:
+        tier = data["tier"]
+        if not isinstance(tier, str) or tier not in workflow.tiers:
+            errors.append(f"tier {_show(tier)} is not one of {', '.join(workflow.tiers)}")
+    if "category" in data:
+        category = data["category"]
+        if not isinstance(category, str) or category not in workflow.spec.categories:
+            errors.append(
+                f"category {_show(category)} is not one of {', '.join(workflow.spec.categories)}"
+            )
     if errors:
         raise InvalidInputError("classification", errors)
+
+
+def check_intake(workflow: Workflow, intake: Intake, actor: Actor) -> None:
+    """Refuse an intake ``workflow`` cannot take from ``actor``.
+
+    Raises:
+        InvalidInputError: the actor's role, or the intake's tier or category, is not
+            one of the workflow's.
+    """
+    if actor.role not in workflow.roles:
+        raise InvalidInputError(
+            "actor", [f"role {actor.role!r} is not one of {', '.join(workflow.roles)}"]
+        )
+    given = {"tier": intake.tier, "category": intake.category}
+    _check_classification(workflow, {k: v for k, v in given.items() if v is not None})
+
+
+def _classifying_triggers(workflow: Workflow) -> list[str]:
+    found = {
+        ct.trigger for ct in workflow.transitions if set(ct.spec.requires) & {"tier", "category"}
+    }
+    return sorted(found)
 
 
 # --- actions ---------------------------------------------------------------------
@@ -138,7 +171,10 @@ def _check_classification(workflow: Workflow, data: Mapping[str, Any]) -> None:
 
 def _escalate(workflow: Workflow, c: Complaint, b: _Builder, reason: str) -> Complaint:
     chain = workflow.escalation_chain
-    if c.escalation_level + 1 >= len(chain):
+    # one level up from whoever is asked to act now: a tier handled by a manager escalates
+    # to the level above the manager, never down to a group leader
+    position = chain.index(c.assignee_role) if c.assignee_role in chain else c.escalation_level
+    if position + 1 >= len(chain):
         b.record(
             "effect",
             "escalate",
@@ -148,12 +184,13 @@ def _escalate(workflow: Workflow, c: Complaint, b: _Builder, reason: str) -> Com
         )
         b.notify(chain[-1], "escalation_at_top", {"reason": reason, "state": c.state})
         return c
-    level = c.escalation_level + 1
+    level = position + 1
     role = chain[level]
+    from_role = c.assignee_role or chain[position]
     b.notify(
         role,
         "escalated",
-        {"from_role": chain[level - 1], "reason": reason, "state": c.state, "tier": c.tier},
+        {"from_role": from_role, "reason": reason, "state": c.state, "tier": c.tier},
     )
     b.record(
         "effect",
@@ -162,7 +199,7 @@ def _escalate(workflow: Workflow, c: Complaint, b: _Builder, reason: str) -> Com
         c.state,
         {
             "escalation_level": level,
-            "from_role": chain[level - 1],
+            "from_role": from_role,
             "to_role": role,
             "reason": reason,
         },
@@ -220,8 +257,15 @@ def _clock_effects(
     b: _Builder,
     calendar: WorkingTime | None,
     extra_changed: frozenset[str] = frozenset(),
+    clocks_from: dt.datetime | None = None,
+    reopened: bool = False,
 ) -> tuple[Complaint, frozenset[str], tuple[TimerSpec, ...]]:
-    clocks, events, changed = apply_clock_rules(workflow, before, after, trigger, b.now, calendar)
+    """Clock rules for a change; ``clocks_from`` backdates clocks that start now (a
+    complaint logged after it was received has used part of its time already), while
+    the audit records keep the time of the change."""
+    clocks, events, changed = apply_clock_rules(
+        workflow, before, after, trigger, clocks_from or b.now, calendar, reopened=reopened
+    )
     after = replace(after, clocks=clocks)
     _audit_clocks(b, after, events)
     changed |= extra_changed
@@ -266,12 +310,9 @@ def open_complaint(
     idempotency_key: str | None = None,
 ) -> Change:
     """A new complaint in the workflow's initial state, owned by its first contact."""
-    if actor.role not in workflow.roles:
-        raise InvalidInputError(
-            "actor", [f"role {actor.role!r} is not one of {', '.join(workflow.roles)}"]
-        )
-    _check_classification(workflow, {"tier": intake.tier, "category": intake.category})
-    received = intake.received_at or now
+    check_intake(workflow, intake, actor)
+    # a receipt time ahead of our clock (a host clock running fast) counts as now
+    received = min(intake.received_at or now, now)
     c = Complaint(
         id=complaint_id,
         workflow=workflow.key,
@@ -304,9 +345,9 @@ def open_complaint(
     if intake.tier is not None:
         c = _set_tier(workflow, c, b, intake.tier)
     # clocks count from receipt: a complaint logged late has used part of its time
-    b.now = received if received < now else now
-    c, cancel, arm = _clock_effects(workflow, None, c, None, b, calendar)
-    b.now = now
+    c, cancel, arm = _clock_effects(
+        workflow, None, c, None, b, calendar, clocks_from=min(received, now)
+    )
     return Change(None, c, tuple(b.audit), cancel, arm, tuple(b.notifications))
 
 
@@ -343,9 +384,10 @@ def _choose(
     for index, ct in permitted:
         failed = failing_condition(ct.spec.conditions, complaint, data)
         if failed is not None:
+            value = field_value(complaint, data, failed.field)
             rejection = rejection or (
                 f"condition {failed.describe()}",
-                f"{failed.field} is {field_value(complaint, data, failed.field)!r}",
+                f"{failed.field} is {_shown(failed.field, value)}",
             )
             continue
         refused = None
@@ -360,6 +402,15 @@ def _choose(
         rejection = rejection or refused
     assert rejection is not None
     raise GuardRejectedError(complaint.id, trigger, rejection[0], rejection[1])
+
+
+def _shown(name: str, value: Any) -> str:
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if name.startswith(("data.", "intake.")):
+        # free text a customer gave may be personal data, and messages end up in logs
+        return f"a {type(value).__name__} (value not shown)"
+    return _show(value)
 
 
 class _Row:
@@ -391,6 +442,18 @@ def fire(
     """
     _check_classification(workflow, data)
     index, ct = _choose(workflow, complaint, trigger, actor, data, lambda: (complaint, dict(data)))
+    stray = [k for k in _COMPLAINT_FIELDS if k in data]
+    if stray and not set(ct.spec.requires) & set(_COMPLAINT_FIELDS):
+        # otherwise any role could re-grade a complaint through, say, add_note
+        raise InvalidInputError(
+            "data",
+            [
+                f"{' and '.join(stray)} may only be set by a trigger that requires "
+                f"tier or category ({', '.join(_classifying_triggers(workflow))}), "
+                f"not by {trigger!r}"
+            ],
+        )
+    check_reopen_window(workflow, complaint, trigger, ct.dest_from(complaint.state), now)
     row = _Row(complaint.state)
     workflow.apply(row, trigger, index)
     version = complaint.version + 1
@@ -399,12 +462,7 @@ def fire(
     c = replace(complaint, state=row.state, version=version, updated_at=now, facts=facts)
     if "category" in data:
         c = replace(c, category=data["category"])
-    reopened = (
-        row.state != complaint.state
-        and not workflow.is_final(row.state)
-        and (workflow.is_final(complaint.state) or complaint.state == _feedback_state(workflow))
-        and row.state != _feedback_state(workflow)
-    )
+    reopened = is_reopen(workflow, complaint, row.state)
     if reopened:
         c = replace(c, reopen_count=c.reopen_count + 1, closed_at=None)
     if workflow.is_final(row.state) and not workflow.is_final(complaint.state):
@@ -414,12 +472,52 @@ def fire(
         c = _set_tier(workflow, c, b, data["tier"])
     for action in ct.spec.actions:
         c = _run_action(workflow, c, b, action, str(data.get("reason", trigger)))
-    c, cancel, arm = _clock_effects(workflow, complaint, c, trigger, b, calendar)
-    return Change(complaint, c, tuple(b.audit), cancel, arm, tuple(b.notifications), trigger)
+    if reopened and reopen_escalates(workflow, c.reopen_count):
+        c = _escalate(workflow, c, b, f"reopened {c.reopen_count} times")
+    c, cancel, arm = _clock_effects(workflow, complaint, c, trigger, b, calendar, reopened=reopened)
+    loop_cancel, loop_arm = loop_timers(workflow, complaint, c, trigger, now, calendar)
+    return Change(
+        complaint,
+        c,
+        tuple(b.audit),
+        cancel | loop_cancel,
+        arm + loop_arm,
+        tuple(b.notifications),
+        trigger,
+    )
 
 
-def _feedback_state(workflow: Workflow) -> str | None:
-    return workflow.spec.feedback.state if workflow.spec.feedback else None
+def timer_is_current(workflow: Workflow, complaint: Complaint, timer: TimerSpec) -> bool:
+    """True when a due timer still applies to the complaint as it is now (its clock or
+    loop step has not moved on); a timer that is not current is settled without effect."""
+    if timer.clock.startswith("_"):
+        return loop_timer_is_current(workflow, complaint, timer)
+    clock = complaint.clock(timer.clock)
+    return clock is not None and clock.running and clock.fired == timer.sequence
+
+
+def record_survey(
+    complaint: Complaint,
+    score: int,
+    comment: str,
+    actor: Actor,
+    *,
+    now: dt.datetime,
+    channel: str | None = None,
+    correlation_id: str | None = None,
+) -> Change:
+    """A satisfaction survey answer (1-5) recorded against the complaint, in any state."""
+    version = complaint.version + 1
+    b = _Builder(complaint, actor, now, correlation_id, None, version)
+    b.record(
+        "survey",
+        None,
+        complaint.state,
+        complaint.state,
+        {"score": score, "comment": comment, "channel": channel},
+    )
+    after = replace(complaint, version=version, updated_at=now)
+    return Change(complaint, after, tuple(b.audit))
 
 
 def transfer(
@@ -494,7 +592,49 @@ def timer_fired(
     now: dt.datetime,
     calendar: WorkingTime | None,
 ) -> Change:
-    """The effect of a due clock timer: a warning, a breach (escalation), a repeat."""
+    """The effect of a due timer: for a clock, a warning, a breach (escalation) or a
+    repeat; for the feedback step, the system's auto-close with its reason; for a
+    return visit, a reminder to the complaint's owner."""
+    if timer.kind == "feedback":
+        feedback = workflow.spec.feedback
+        assert feedback is not None and feedback.no_answer_after is not None
+        reason = f"no answer from the customer within {feedback.no_answer_after.describe()}"
+        return fire(
+            workflow,
+            complaint,
+            feedback.auto_close_trigger,
+            Actor.system(),
+            {"reason": reason, "timer": "feedback"},
+            now=now,
+            calendar=calendar,
+        )
+    if timer.kind == "return_visit":
+        version = complaint.version + 1
+        b = _Builder(complaint, Actor.system(), now, None, None, version)
+        b.record(
+            "timer",
+            "return_visit_due",
+            complaint.state,
+            complaint.state,
+            {
+                "clock": timer.clock,
+                "due_at": timer.due_at.isoformat(),
+                "lag_seconds": round((now - timer.due_at).total_seconds(), 3),
+            },
+        )
+        b.notify(
+            complaint.owner_role,
+            "return_visit_due",
+            {"owner": complaint.owner, "closed_at": _iso(complaint.closed_at)},
+        )
+        after = replace(complaint, version=version, updated_at=now)
+        return Change(
+            complaint,
+            after,
+            tuple(b.audit),
+            notifications=tuple(b.notifications),
+            trigger="return_visit_due",
+        )
     clock = complaint.clock(timer.clock)
     spec = workflow.clocks[timer.clock]
     system = Actor.system()

@@ -147,8 +147,13 @@ def apply_clock_rules(
     trigger: str | None,
     now: dt.datetime,
     calendar: WorkingTime | None,
+    *,
+    reopened: bool = False,
 ) -> tuple[tuple[ClockState, ...], list[ClockEvent], set[str]]:
     """The clocks after a change, what happened to them, and which changed.
+
+    A stopped clock started again by a reopening change restarts from zero, or, with
+    ``on_reopen: continue``, goes on with the time it had counted.
 
     Args:
         before: the complaint before the change (``None`` when it is being opened).
@@ -179,12 +184,18 @@ def apply_clock_rules(
         )
         if starts and not active and not final and conditions_hold(spec.when, after, {}):
             target = target_for(workflow, name, after.tier)
-            business, seconds = _measure_target(target, now, calendar)
+            resume = clock is not None and reopened and spec.on_reopen == "continue"
+            started = clock.started_at if clock is not None and resume else now
+            business, seconds = _measure_target(target, started, calendar)
             clock = ClockState(
                 name=name,
                 status="running",
-                started_at=now,
+                started_at=started,
                 resumed_at=now,
+                accrued_wall=clock.accrued_wall if clock is not None and resume else 0.0,
+                accrued_business=clock.accrued_business if clock is not None and resume else 0.0,
+                fired=clock.fired if clock is not None and resume else 0,
+                breached_at=clock.breached_at if clock is not None and resume else None,
                 target=str(target) if target else None,
                 business=business,
                 target_seconds=seconds,
@@ -195,7 +206,7 @@ def apply_clock_rules(
             events.append(
                 ClockEvent(
                     name,
-                    "restarted" if name in clocks else "started",
+                    "continued" if resume else "restarted" if name in clocks else "started",
                     {"target": clock.target, "deadline": _iso(clock.deadline)},
                 )
             )

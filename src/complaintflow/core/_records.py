@@ -7,8 +7,11 @@ Only the intake is a pydantic model: it is what a host hands in from the outside
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -18,6 +21,53 @@ Channel = Literal["phone", "email", "online", "chat", "on_site", "letter", "soci
 """How a complaint came in (DOMAIN.md §1)."""
 
 Text = Annotated[str, StringConstraints(max_length=10_000)]
+
+MAX_JSON_CHARS = 100_000
+"""The largest event ``data`` (or intake ``extra``) accepted, as JSON text."""
+MAX_JSON_DEPTH = 32
+
+
+def plain_json(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """``value`` as plain JSON data: a fresh dict equal to what the store gives back.
+
+    Plain JSON data is mappings with string keys, lists, str, int, finite float, bool and
+    ``None``, nested at most ``MAX_JSON_DEPTH`` deep and at most ``MAX_JSON_CHARS`` long
+    as JSON text. Tuples become lists.
+
+    Raises:
+        ValueError: what is wrong, never quoting the values (they may be personal data).
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, str | bool | int) or item is None:
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"{path or 'value'}: numbers must be finite, not NaN or infinity")
+            continue
+        if isinstance(item, Mapping):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"{path or 'mapping'}: keys must be strings, not {type(key).__name__}"
+                    )
+                stack.append((sub, f"{path}.{key}" if path else key, depth + 1))
+            continue
+        if isinstance(item, list | tuple):
+            stack.extend((sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item))
+            continue
+        raise ValueError(
+            f"{path or 'value'}: {type(item).__name__} is not JSON "
+            f"(use str, number, bool, null, list or mapping)"
+        )
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"{len(text)} characters as JSON; at most {MAX_JSON_CHARS} are accepted")
+    result: dict[str, Any] = json.loads(text)
+    return result
 
 
 class Intake(BaseModel):
@@ -49,9 +99,20 @@ class Intake(BaseModel):
     confirmed_with_customer: bool = Field(
         True, description="The agent read the record back to the customer (DOMAIN.md §1)."
     )
+    customer_class: Literal["A", "B", "C"] | None = Field(
+        None, description="The customer's class by satisfaction; sets return-visit frequency."
+    )
+    related_to: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="An earlier complaint this one follows up (e.g. after its reopen window)."
+    )
     category: str | None = None
     tier: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="Host-defined fields.")
+
+    @field_validator("extra")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return plain_json(value) if value else value
 
     @field_validator("received_at")
     @classmethod
@@ -158,7 +219,9 @@ class Complaint:
         return getattr(self, name, None)
 
 
-AuditKind = Literal["opened", "transition", "effect", "contact", "transfer", "clock", "timer"]
+AuditKind = Literal[
+    "opened", "transition", "effect", "contact", "transfer", "clock", "timer", "survey"
+]
 """``transition``: the one record of a fired trigger; ``effect``: what its actions,
 its tier or a timer did besides (tier changes, escalations)."""
 

@@ -132,14 +132,15 @@ def to_mermaid(workflow: Workflow) -> str:
         "    classDef final fill:#d9f2d9,stroke:#2e7d32,stroke-width:2px",
         "    classDef waiting fill:#fff4d6,stroke:#b7791f",
     ]
+    descriptions = {s: _label(workflow.state(s).description) for s in workflow.states}
     for state in workflow.states:
-        if ids[state] != state:
+        # "id : text" alone would show the text instead of the name; declared with
+        # its name first, the state shows the name as title and the text below it
+        if ids[state] != state or descriptions[state]:
             lines.append(f'    state "{state}" as {ids[state]}')
+        if descriptions[state]:
+            lines.append(f"    {ids[state]} : {descriptions[state]}")
     lines.append(f"    [*] --> {ids[workflow.initial_state]}")
-    for state in workflow.states:
-        description = _label(workflow.state(state).description)
-        if description:
-            lines.append(f"    {ids[state]} : {description}")
     for (src, dest), labels in edges.items():
         for label in labels:
             lines.append(f"    {ids[src]} --> {ids[dest]} : {_label(label)}")

@@ -294,6 +294,7 @@ def _full_parts(spec: WorkflowSpec) -> Parts:
         calendars=dict(spec.calendars),
         calendar=spec.calendar,
         feedback=spec.feedback,
+        return_visits=spec.return_visits,
         invariants=dict(enumerate(spec.invariants)),
         complete=True,
     )

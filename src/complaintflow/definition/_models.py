@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -85,6 +86,11 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _same(value: Any) -> Any:
+    # carries json_schema_input_type: the JSON Schema of a shorthand the model accepts
+    return value
+
+
 def _percent(value: Any) -> Any:
     number: Any = value
     if isinstance(value, str):
@@ -106,6 +112,16 @@ Percent = Annotated[
     float,
     BeforeValidator(_percent, json_schema_input_type=str | float),
     Field(gt=0, lt=100),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*%?$"},
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100},
+            ],
+            "description": "A percentage of the target, like '75%' (or a plain number, 75).",
+            "examples": ["50%", "75%", "90%"],
+        }
+    ),
 ]
 """A threshold like ``75%`` (or a plain number, 75)."""
 
@@ -150,12 +166,19 @@ class Action(_Model):
     """One thing done when a transition fires or a tier is entered. Exactly one key."""
 
     notify: Annotated[
-        list[Identifier] | None, BeforeValidator(_one_or_many, json_schema_input_type=Any)
-    ] = None
-    assign: Identifier | None = None
-    set_tier: Identifier | None = None
-    escalate: Literal[True] | None = None
-    raise_tier: Literal[True] | None = None
+        list[Identifier] | None,
+        BeforeValidator(_one_or_many, json_schema_input_type=Identifier | list[Identifier]),
+    ] = Field(None, description="Role(s) to notify: a name or a list.")
+    assign: Identifier | None = Field(None, description="Role the complaint is assigned to.")
+    set_tier: Identifier | None = Field(
+        None, description="Tier to set; the tier's on_enter actions run."
+    )
+    escalate: Literal[True] | None = Field(
+        None, description="One level up the escalation chain (or write just: escalate)."
+    )
+    raise_tier: Literal[True] | None = Field(
+        None, description="The next tier up (or write just: raise_tier)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -185,6 +208,11 @@ class Action(_Model):
         raise AssertionError("validated action without a kind")  # pragma: no cover
 
 
+ActionEntry = Annotated[
+    Action,
+    BeforeValidator(_same, json_schema_input_type=Literal["escalate", "raise_tier"] | Action),
+]
+
 CONDITION_OPERATORS = ("equals", "not_equals", "in", "not_in", "gt", "gte", "lt", "lte", "exists")
 
 
@@ -196,7 +224,10 @@ class Condition(_Model):
     event's data (``data.amount``) or the intake record (``intake.object``).
     """
 
-    field: str
+    field: str = Field(
+        description="tier, category, channel, state, owner, owner_role, escalation_level, "
+        "reopen_count, customer_ref, or data.<key> / intake.<key>."
+    )
     equals: Any = None
     not_equals: Any = None
     in_: list[Any] | None = Field(None, alias="in")
@@ -237,11 +268,18 @@ class Condition(_Model):
 class TierSpec(_Model):
     """A severity tier: its level, who handles it, its clock targets."""
 
-    level: Annotated[int, Field(ge=1, le=4)]
-    handled_by: Identifier
+    level: Annotated[int, Field(ge=1, le=4)] = Field(
+        description="1 (minor) to 4 (urgent), increasing in the order the tiers are written."
+    )
+    handled_by: Identifier = Field(description="The role that handles complaints of this tier.")
     description: str = ""
-    clocks: dict[Identifier, Duration] = Field(default_factory=dict)
-    on_enter: list[Action] = Field(default_factory=list)
+    clocks: dict[Identifier, Duration] = Field(
+        default_factory=dict,
+        description="Clock targets for this tier, by clock name; they override the clock's target.",
+    )
+    on_enter: list[ActionEntry] = Field(
+        default_factory=list, description="Actions run when a complaint enters this tier."
+    )
 
 
 class StateSpec(_Model):
@@ -249,9 +287,12 @@ class StateSpec(_Model):
 
     name: Identifier
     description: str = ""
-    initial: bool = False
-    final: bool = False
-    waiting_on_customer: bool = False
+    initial: bool = Field(False, description="Every complaint starts here; exactly one state.")
+    final: bool = Field(False, description="The complaint is finished here; every clock stops.")
+    waiting_on_customer: bool = Field(
+        False,
+        description="Waiting on the customer: clocks with pause_policy waiting_on_customer pause.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -264,11 +305,15 @@ class StateSpec(_Model):
         return data
 
 
-StateEntry = Annotated[StateSpec, BeforeValidator(lambda v: v, json_schema_input_type=Any)]
+StateEntry = Annotated[
+    StateSpec, BeforeValidator(_same, json_schema_input_type=Identifier | StateSpec)
+]
+
+SourceName = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z][A-Za-z0-9_]*)$")]
 
 Sources = Annotated[
-    list[Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z][A-Za-z0-9_]*)$")]],
-    BeforeValidator(_one_or_many, json_schema_input_type=str | list[str]),
+    list[SourceName],
+    BeforeValidator(_one_or_many, json_schema_input_type=SourceName | list[SourceName]),
     Field(min_length=1),
 ]
 
@@ -280,16 +325,35 @@ class TransitionSpec(_Model):
     still audited), used for escalations and recorded contacts.
     """
 
-    trigger: Identifier
-    source: Sources
-    dest: Identifier | None = None
-    roles: Annotated[list[Identifier], Field(min_length=1)]
+    trigger: Identifier = Field(description="The event's name, e.g. resolve.")
+    source: Sources = Field(
+        description="State(s) it fires from: a name or a list; '*' is every non-final state."
+    )
+    dest: Identifier | None = Field(
+        None, description="The state it leads to; omitted: the state stays (internal)."
+    )
+    roles: Annotated[list[Identifier], Field(min_length=1)] = Field(
+        description="Roles that may fire it; 'system' is the library's own (timers)."
+    )
     description: str = ""
-    requires: list[str] = Field(default_factory=list)
-    guards: list[Identifier] = Field(default_factory=list)
-    conditions: list[Condition] = Field(default_factory=list)
-    actions: list[Action] = Field(default_factory=list)
-    bypasses_feedback: bool = False
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Fields that must have a value: tier, category, ... or data.<key> / "
+        "intake.<key>.",
+    )
+    guards: list[Identifier] = Field(
+        default_factory=list,
+        description="Guards registered by the host: load_workflow(path, guards={name: fn}).",
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Declarative tests; all must hold."
+    )
+    actions: list[ActionEntry] = Field(
+        default_factory=list, description="Done after the state changes, in order."
+    )
+    bypasses_feedback: bool = Field(
+        False, description="May reach a final state without the feedback step."
+    )
 
 
 # --- clocks -------------------------------------------------------------------------------
@@ -298,10 +362,12 @@ class TransitionSpec(_Model):
 class BreachSpec(_Model):
     """What a clock's breach does."""
 
-    escalate: bool = True
-    notify: list[Identifier] = Field(default_factory=list)
-    raise_tier: bool = False
-    repeat_every: Duration | None = None
+    escalate: bool = Field(True, description="One level up the escalation chain.")
+    notify: list[Identifier] = Field(default_factory=list, description="Roles to notify.")
+    raise_tier: bool = Field(False, description="The next tier up.")
+    repeat_every: Duration | None = Field(
+        None, description="After the breach, do the same again at this interval."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -325,18 +391,50 @@ class ClockSpec(_Model):
     """An SLA clock: when it runs, pauses and stops, and what its breach does."""
 
     description: str = ""
-    starts_in: list[Identifier] = Field(default_factory=list)
-    starts_on: list[Identifier] = Field(default_factory=list)
-    stops_in: list[Identifier] = Field(default_factory=list)
-    stops_on: list[Identifier] = Field(default_factory=list)
-    pauses_in: list[Identifier] = Field(default_factory=list)
-    pause_policy: Literal["waiting_on_customer", "never"] = "waiting_on_customer"
+    starts_in: list[Identifier] = Field(
+        default_factory=list, description="States whose entry starts the clock."
+    )
+    starts_on: list[Identifier] = Field(
+        default_factory=list, description="Triggers whose firing starts the clock."
+    )
+    stops_in: list[Identifier] = Field(
+        default_factory=list,
+        description="States whose entry stops the clock; final states always stop it.",
+    )
+    stops_on: list[Identifier] = Field(
+        default_factory=list, description="Triggers whose firing stops the clock."
+    )
+    pauses_in: list[Identifier] = Field(
+        default_factory=list, description="States in which the clock pauses."
+    )
+    pause_policy: Literal["waiting_on_customer", "never"] = Field(
+        "waiting_on_customer",
+        description="waiting_on_customer: also pause in states marked waiting_on_customer; "
+        "never: pause only in pauses_in.",
+    )
     when: list[Condition] = Field(
         default_factory=list, description="The clock starts only for complaints matching these."
     )
-    target: Duration | None = None
-    warn_at: list[Percent] = Field(default_factory=list)
-    on_breach: BreachSpec = Field(default_factory=BreachSpec)
+    on_reopen: Literal["restart", "continue"] = Field(
+        "restart",
+        description="When a reopened complaint starts the clock again: restart from zero, "
+        "or continue with the time already counted.",
+    )
+    target: Duration | None = Field(
+        None, description="Default target; a tier's clocks: entry overrides it."
+    )
+    warn_at: list[Percent] = Field(
+        default_factory=list, description="Warnings at these percentages of the target."
+    )
+    on_breach: Annotated[
+        BreachSpec,
+        BeforeValidator(
+            _same, json_schema_input_type=Literal["escalate", "notify", "none"] | BreachSpec
+        ),
+    ] = Field(
+        default_factory=BreachSpec,
+        description="What the breach does: escalate (default), notify, none, or a mapping.",
+    )
 
     @field_validator("warn_at")
     @classmethod
@@ -371,6 +469,42 @@ class FeedbackSpec(_Model):
     """The customer-feedback step: every way to a final state passes through ``state``."""
 
     state: Identifier
+    no_answer_after: Duration | None = Field(
+        None,
+        description="Without an answer from the customer within this time, the system "
+        "fires auto_close_trigger (the reason is recorded).",
+    )
+    auto_close_trigger: Identifier = Field(
+        "auto_close", description="The trigger fired by the system when no answer came."
+    )
+    reopen_window: Duration | None = Field(
+        None,
+        description="After closing, a complaint may be reopened only within this time; "
+        "later, open a new complaint linked to it (intake related_to).",
+    )
+    reopen_escalates_after: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="The N-th reopen (and every one after it) escalates one level."
+    )
+
+
+class ReturnVisitSpec(_Model):
+    """The return visit (回访) after closing: when it is due and how it is recorded."""
+
+    states: list[Identifier] = Field(
+        default_factory=list,
+        description="Final states that arm a return visit (default: every final state "
+        "reached through the feedback step).",
+    )
+    after: Duration = Field(description="Default interval after closing.")
+    by_customer_class: dict[Literal["A", "B", "C"], Duration] = Field(
+        default_factory=dict, description="Interval by customer class (intake customer_class)."
+    )
+    by_tier: dict[Identifier, Duration] = Field(
+        default_factory=dict, description="Interval by tier, when the class gives none."
+    )
+    record_trigger: Identifier = Field(
+        "record_return_visit", description="The trigger that records the visit's outcome."
+    )
 
 
 class NotifiedWithin(_Model):
@@ -412,7 +546,9 @@ class WorkflowSpec(_Model):
     """A complete workflow definition, as read from one YAML file."""
 
     workflow: Slug = Field(description="The workflow's name; with version, its identity.")
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1)] = Field(
+        description="1, 2, ...: stored complaints keep the name@version they started with."
+    )
     description: str = ""
     calendar: Slug | None = Field(
         None, description="Name of the business calendar (under calendars: or imported)."
@@ -420,17 +556,44 @@ class WorkflowSpec(_Model):
     imports: list[str] = Field(
         default_factory=list, description="Calendar files, relative to this file."
     )
-    calendars: dict[Slug, CalendarSpec] = Field(default_factory=dict)
-    roles: Annotated[list[Identifier], Field(min_length=1)]
-    escalation_chain: list[Identifier] = Field(default_factory=list)
-    categories: Annotated[list[Slug], Field(min_length=1)]
-    tiers: dict[Identifier, TierSpec]
-    states: Annotated[list[StateEntry], Field(min_length=2)]
-    transitions: Annotated[list[TransitionSpec], Field(min_length=1)]
-    clocks: dict[Identifier, ClockSpec] = Field(default_factory=dict)
-    feedback: FeedbackSpec | None = None
-    dedup: DedupSpec | None = None
-    invariants: list[InvariantSpec] = Field(default_factory=list)
+    calendars: dict[Slug, CalendarSpec] = Field(
+        default_factory=dict, description="Business calendars defined in this file, by name."
+    )
+    roles: Annotated[list[Identifier], Field(min_length=1)] = Field(
+        description="Roles of the people who act; 'system' is always defined as well."
+    )
+    escalation_chain: list[Identifier] = Field(
+        default_factory=list,
+        description="Roles from the first handler up to leadership; escalation climbs one "
+        "level at a time.",
+    )
+    categories: Annotated[list[Slug], Field(min_length=1)] = Field(
+        description="Complaint categories, e.g. technical, service, process."
+    )
+    tiers: dict[Identifier, TierSpec] = Field(
+        description="Exactly four severity tiers by name, levels 1-4 in the order written."
+    )
+    states: Annotated[list[StateEntry], Field(min_length=2)] = Field(
+        description="The lifecycle's states: a name, or a mapping (name, initial, final, ...)."
+    )
+    transitions: Annotated[list[TransitionSpec], Field(min_length=1)] = Field(
+        description="The events that move a complaint: trigger, source, dest, roles, ..."
+    )
+    clocks: dict[Identifier, ClockSpec] = Field(
+        default_factory=dict, description="SLA clocks by name: start, pause, stop, target."
+    )
+    feedback: FeedbackSpec | None = Field(
+        None, description="The customer-feedback step on every way to a final state."
+    )
+    return_visits: ReturnVisitSpec | None = Field(
+        None, description="When a return visit (回访) is due after closing."
+    )
+    dedup: DedupSpec | None = Field(
+        None, description="How a repeated contact joins the open complaint about the same matter."
+    )
+    invariants: list[InvariantSpec] = Field(
+        default_factory=list, description="Rules the QA kit checks after every step."
+    )
 
 
 class CalendarFileSpec(_Model):

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from complaintflow.definition._compile import Guard, Workflow
 from complaintflow.definition._loader import (
     is_calendar_file,
@@ -106,13 +108,28 @@ def load_workflows(
     return result
 
 
+_LINE_BREAKS_READ_AS_NEWLINES = frozenset("\r\x85\u2028\u2029\ufeff")
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML writes NEL, LS, PS and CR raw in plain and single-quoted text, and reading
+    # turns them into newlines; only double quotes escape them
+    quoted = not _LINE_BREAKS_READ_AS_NEWLINES.isdisjoint(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if quoted else None)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
 def dump_workflow(spec: WorkflowSpec) -> str:
     """YAML text of ``spec`` that loads back to an equal spec."""
-    import yaml
-
     data = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     data.setdefault("version", spec.version)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def workflow_json_schema() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from complaintflow.definition._models import (
     Condition,
     FeedbackSpec,
     InvariantSpec,
+    ReturnVisitSpec,
     StateSpec,
     TierSpec,
     TransitionSpec,
@@ -63,6 +64,7 @@ class Parts:
     calendars: dict[str, CalendarSpec] = field(default_factory=dict)
     calendar: str | None = None
     feedback: FeedbackSpec | None = None
+    return_visits: ReturnVisitSpec | None = None
     invariants: dict[int, InvariantSpec] = field(default_factory=dict)
     misread_states: set[str] = field(default_factory=set)
     tiers_given: bool = False
@@ -388,8 +390,46 @@ class _Checker:
                     f"complaint only ever moves among {', '.join(sorted(trapped))}",
                 )
         self.check_feedback(initial[0], finals)
+        self.check_loop(finals)
         self.check_ambiguity()
         self.check_clock_stops(finals)
+
+    def check_loop(self, finals: set[str]) -> None:
+        """The triggers and states the closed loop names exist and fit."""
+        fb = self.p.feedback
+        if fb is not None and fb.no_answer_after is not None:
+            fired = [
+                t
+                for t in self.p.transitions.values()
+                if t.trigger == fb.auto_close_trigger
+                and (fb.state in t.source or ANY_STATE in t.source)
+            ]
+            if not fired:
+                self.add(
+                    ("feedback", "auto_close_trigger"),
+                    f"no_answer_after needs a transition {fb.auto_close_trigger!r} from "
+                    f"{fb.state!r}{did_you_mean(fb.auto_close_trigger, self.triggers)}",
+                )
+            elif not any(SYSTEM_ROLE in t.roles for t in fired):
+                self.add(
+                    ("feedback", "auto_close_trigger"),
+                    f"the system must be allowed to fire {fb.auto_close_trigger!r}: add "
+                    f"'system' to its roles",
+                )
+        rv = self.p.return_visits
+        if rv is None:
+            return
+        for j, state in enumerate(rv.states):
+            if self.state_ref(("return_visits", "states", j), state) and state not in finals:
+                self.add(("return_visits", "states", j), f"state {state!r} is not final")
+        for tier in rv.by_tier:
+            self.tier_ref(("return_visits", "by_tier", tier), tier)
+        if rv.record_trigger not in self.triggers:
+            self.add(
+                ("return_visits", "record_trigger"),
+                f"unknown trigger {rv.record_trigger!r}"
+                f"{did_you_mean(rv.record_trigger, self.triggers)}",
+            )
 
     def check_feedback(self, initial: str, finals: set[str]) -> None:
         fb = self.p.feedback

@@ -251,12 +251,12 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     """
     source = SourceMap(file)
     try:
-        too_deep = _too_deep(text, file)
-        if too_deep is not None:
-            return None, source, [too_deep]
         documents = list(_compose_all(text))
     except yaml.YAMLError as exc:
         return None, source, [_syntax_problem(exc, text, file)]
+    except _TooDeep as exc:
+        message = f"values are nested more than {MAX_DEPTH} levels deep"
+        return None, source, [Problem(message, "", file, exc.mark.line + 1, exc.mark.column + 1)]
     if not documents or (len(documents) == 1 and _is_empty(documents[0])):
         return None, source, [Problem("the file is empty", "", file, 1, 1)]
     if len(documents) > 1:
@@ -282,25 +282,32 @@ def _is_empty(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.tag == _STANDARD + "null" and not node.value
 
 
-def _too_deep(text: str, file: str) -> Problem | None:
-    # PyYAML's composer recurses once per level; its parser does not, so measure first
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's loader, stopped before its composer recurses too deep for Python."""
+
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
-                message = f"values are nested more than {MAX_DEPTH} levels deep"
-                if mark is None:  # pragma: no cover - the parser always sets marks
-                    return Problem(message, "", file)
-                return Problem(message, "", file, mark.line + 1, mark.column + 1)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-    return None
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        nested = isinstance(event, yaml.CollectionStartEvent)
+        if nested:
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nested:
+                self.depth -= 1
 
 
 def _compose_all(text: str) -> Iterator[Node]:
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -21,7 +21,7 @@ from complaintflow.core._apply import Change, check_json
 from complaintflow.core._conditions import conditions_hold
 from complaintflow.core._records import Actor, AuditRecord, Complaint, Intake, Notification
 from complaintflow.definition._compile import Guard, Workflow
-from complaintflow.definition._models import CalendarSpec
+from complaintflow.definition._models import CalendarSpec, did_you_mean
 from complaintflow.definition._registry import load_workflows
 from complaintflow.engine._calendars import CalendarRegistry
 from complaintflow.engine._dedup import dedup_key
@@ -30,7 +30,9 @@ from complaintflow.exceptions import (
     ConcurrencyConflictError,
     IdempotencyConflictError,
     InvalidInputError,
+    PermissionDeniedError,
     SchemaOutdatedError,
+    StoreError,
 )
 from complaintflow.store._codec import decode_complaint, encode_complaint
 from complaintflow.store._port import (
@@ -58,11 +60,20 @@ def _actor(value: object, what: str = "actor") -> Actor:
     if isinstance(value, Actor):
         actor = value
     elif isinstance(value, tuple) and len(value) == 2:
-        actor = Actor(str(value[0]), str(value[1]))
+        actor = Actor(*value)
     else:
         raise InvalidInputError(what, ["expected Actor(id, role) or an (id, role) tuple"])
-    if not actor.id or not actor.role or len(actor.id) > 200:
-        raise InvalidInputError(what, ["id and role must be non-empty (id at most 200 chars)"])
+    if (
+        not isinstance(actor.id, str)
+        or not isinstance(actor.role, str)
+        or not actor.id
+        or not actor.role
+        or len(actor.id) > 200
+        or len(actor.role) > 64
+    ):
+        raise InvalidInputError(
+            what, ["id and role must be non-empty strings (id at most 200, role 64 characters)"]
+        )
     return actor
 
 
@@ -148,7 +159,10 @@ class Engine:
         if check_schema:
             current = store.schema_revision()
             if current != SCHEMA_REVISION:
-                raise SchemaOutdatedError(current, SCHEMA_REVISION)
+                where = ""
+                if isinstance(store, SqlStore):
+                    where = store.engine.url.render_as_string(hide_password=True)
+                raise SchemaOutdatedError(current, SCHEMA_REVISION, where)
 
     @classmethod
     def from_url(
@@ -169,12 +183,14 @@ class Engine:
         ``migrate=False`` where deployments run ``complaintflow db upgrade``.
         Other keyword arguments go to :class:`Engine`.
         """
+        if not isinstance(url, str | SAEngine):
+            raise InvalidInputError(
+                "url", ["expected a database URL or a SQLAlchemy Engine of the host"]
+            )
         store = SqlStore(url, table_prefix=table_prefix, schema=schema)
-        if migrate:
-            from complaintflow.store._migrate import upgrade
-
-            upgrade(store.engine, store.tables)
         try:
+            if migrate:
+                _upgrade(store)
             return cls(workflows, store=store, **options)
         except BaseException:
             store.close()
@@ -227,6 +243,8 @@ class Engine:
                 "workflow",
                 [f"several workflows are loaded; name one of {', '.join(sorted(self._latest))}"],
             )
+        if not isinstance(name, str):
+            raise InvalidInputError("workflow", ["expected a workflow name or name@version"])
         found = self._workflows.get(name) or self._latest.get(name)
         if found is None:
             raise InvalidInputError(
@@ -267,7 +285,9 @@ class Engine:
                         if stored is not None:
                             if stored.request_hash != request_hash or stored.operation != op:
                                 raise IdempotencyConflictError(
-                                    key, f"first used for {stored.operation}"
+                                    key,
+                                    f"first used for {stored.operation} "
+                                    f"on complaint {stored.complaint_id}",
                                 )
                             self._log.debug(
                                 "idempotency.replayed",
@@ -290,9 +310,12 @@ class Engine:
             except ConcurrencyConflictError:
                 if not retry_conflicts or attempt == _RETRIES - 1:
                     raise
-            except DuplicateKeyError:
+            except DuplicateKeyError as error:
                 if attempt == _RETRIES - 1:
-                    raise
+                    raise StoreError(
+                        f"{op}: a unique key was taken concurrently {_RETRIES} times in a row; "
+                        f"try again"
+                    ) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_commit(self, changes: list[Change], correlation_id: str | None) -> None:
@@ -337,6 +360,8 @@ class Engine:
                 event = "complaint.transitioned"
             elif record.kind == "transfer":
                 event = "complaint.transferred"
+            elif record.kind == "survey":
+                event = "survey.recorded"
             else:
                 event = "complaint.contact_recorded"
             self._log.info(
@@ -380,7 +405,10 @@ class Engine:
             raise InvalidInputError(
                 "intake", ["the record must be confirmed with the customer before it is accepted"]
             )
+        # checked here too, since a repeated contact never reaches open_complaint
+        core.check_intake(wf, record, who)
         key = _optional_text(idempotency_key, "idempotency_key")
+        _optional_text(correlation_id, "correlation_id")
         matter = dedup_key(wf, record)
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
@@ -456,11 +484,9 @@ class Engine:
         name = _text(trigger, "trigger", max_length=64)
         who = _actor(actor)
         payload = check_json("data", data or {})
-        if expected_version is not None and (
-            not isinstance(expected_version, int) or isinstance(expected_version, bool)
-        ):
-            raise InvalidInputError("expected_version", ["expected an integer"])
+        _expected_version(expected_version)
         key = _optional_text(idempotency_key, "idempotency_key")
+        _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = tx.get(cid)
@@ -515,6 +541,8 @@ class Engine:
         target = _actor(to_owner, "to_owner")
         who = _actor(actor)
         text = _note(note)
+        _expected_version(expected_version)
+        _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = tx.get(cid)
@@ -522,7 +550,7 @@ class Engine:
                 raise ComplaintNotFoundError(cid)
             if expected_version is not None and complaint.version != expected_version:
                 raise ConcurrencyConflictError(cid, expected_version, complaint.version)
-            self._check_role(complaint, target)
+            self._check_roles(complaint, who, target, "transfer")
             change = core.transfer(
                 complaint, target, who, text, now=now, correlation_id=correlation_id
             )
@@ -551,12 +579,13 @@ class Engine:
         target = _actor(to_owner, "to_owner")
         who = _actor(actor)
         text = _note(note)
+        _optional_text(correlation_id, "correlation_id")
         handed: list[Change] = []
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             handed.clear()
             for complaint in tx.open_by_owner(source):
-                self._check_role(complaint, target)
+                self._check_roles(complaint, who, target, "handover")
                 change = core.transfer(
                     complaint,
                     target,
@@ -574,8 +603,44 @@ class Engine:
         self._after_commit(handed, correlation_id)
         return [c.after for c in handed]
 
-    def _check_role(self, complaint: Complaint, target: Actor) -> None:
+    def record_survey(
+        self,
+        complaint_id: str,
+        *,
+        score: int,
+        actor: ActorLike,
+        comment: str = "",
+        channel: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Complaint:
+        """Record a satisfaction survey answer (score 1-5) against a complaint, in any
+        state; it counts in the satisfaction measures."""
+        cid = _text(complaint_id, "complaint_id", max_length=40)
+        who = _actor(actor)
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise InvalidInputError("score", ["expected a whole number from 1 to 5"])
+        text = _note(comment)
+        if channel is not None:
+            _text(channel, "channel", max_length=32)
+
+        def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
+            complaint = tx.get(cid)
+            if complaint is None:
+                raise ComplaintNotFoundError(cid)
+            change = core.record_survey(complaint, score, text, who, now=now, channel=channel,
+                                        correlation_id=correlation_id)
+            tx.write(change)
+            return [change]
+
+        result, changes = self._run("survey", None, {}, body, retry_conflicts=True)
+        self._after_commit(changes, correlation_id)
+        assert result is not None
+        return result
+
+    def _check_roles(self, complaint: Complaint, who: Actor, target: Actor, op: str) -> None:
         wf = self._workflow_of(complaint)
+        if who.role not in wf.roles:
+            raise PermissionDeniedError(complaint.id, op, who.role, wf.roles)
         if target.role not in wf.roles:
             raise InvalidInputError(
                 "to_owner", [f"role {target.role!r} is not one of {', '.join(wf.roles)}"]
@@ -620,11 +685,19 @@ class Engine:
 
     def query(self, *, limit: int = 50, cursor: str | None = None, **where: Any) -> Page:
         """Complaints by ``state``, ``tier``, ``category`` (one or several), ``owner``,
-        ``customer_ref``, ``workflow``, ``open``, ``opened_from``/``opened_until``,
-        ``updated_from``/``updated_until``; oldest first, ``limit`` per page, the next
-        page by ``cursor=page.next_cursor``."""
+        ``customer_ref``, ``workflow`` (``name`` for every version, or ``name@version``),
+        ``open``, ``opened_from``/``opened_until``, ``updated_from``/``updated_until``
+        (from inclusive, until exclusive); oldest first, ``limit`` per page, the next page
+        by ``cursor=page.next_cursor``.
+
+        Raises:
+            InvalidInputError: an unknown filter, a value of the wrong type, a state,
+                tier, category or workflow no loaded workflow has, or a foreign cursor.
+        """
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError("limit", [f"expected 1..{MAX_PAGE}"])
+        if cursor is not None and not isinstance(cursor, str):
+            raise InvalidInputError("cursor", ["expected the next_cursor of a page"])
         allowed = set(QueryFilter.__dataclass_fields__)
         unknown = sorted(set(where) - allowed)
         if unknown:
@@ -632,19 +705,64 @@ class Engine:
                 "query",
                 [f"unknown filter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"],
             )
-        for name in ("opened_from", "opened_until", "updated_from", "updated_until"):
-            value = where.get(name)
-            if value is not None and (not isinstance(value, dt.datetime) or value.tzinfo is None):
-                raise InvalidInputError("query", [f"{name} must be a timezone-aware datetime"])
+        errors = self._query_errors(where)
+        if errors:
+            raise InvalidInputError("query", errors)
         return self._store.query(QueryFilter(**where), limit=limit, cursor=cursor)
+
+    def _query_errors(self, where: Mapping[str, Any]) -> list[str]:
+        known = {
+            "state": {s for wf in self._workflows.values() for s in wf.states},
+            "tier": {t for wf in self._workflows.values() for t in wf.tiers},
+            "category": {c for wf in self._workflows.values() for c in wf.spec.categories},
+        }
+        errors = []
+        for name, value in where.items():
+            if value is None:
+                continue
+            if name in known:
+                values = [value] if isinstance(value, str) else value
+                if not isinstance(values, list | tuple | set | frozenset) or not all(
+                    isinstance(v, str) for v in values
+                ):
+                    errors.append(f"{name} must be a string or a list of strings")
+                    continue
+                errors.extend(
+                    f"unknown {name} {v!r}{did_you_mean(v, known[name])}"
+                    for v in sorted(values)
+                    if v not in known[name]
+                )
+            elif name == "workflow":
+                if not isinstance(value, str):
+                    errors.append("workflow must be a string")
+                elif value not in self._workflows and value not in self._latest:
+                    errors.append(
+                        f"unknown workflow {value!r}; loaded: {', '.join(sorted(self._workflows))}"
+                    )
+            elif name in ("owner", "customer_ref"):
+                if not isinstance(value, str) or len(value) > 200:
+                    errors.append(f"{name} must be a string of at most 200 characters")
+            elif name == "open":
+                if not isinstance(value, bool):
+                    errors.append("open must be True or False")
+            elif not isinstance(value, dt.datetime) or value.utcoffset() is None:
+                errors.append(f"{name} must be a timezone-aware datetime")
+        return errors
 
     def outbox(self, limit: int = 100) -> list[Any]:
         """Undelivered notifications, oldest first (the host delivers them)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError("limit", [f"expected 1..{MAX_PAGE}"])
         return list(self._store.pending_outbox(limit))
 
     def mark_delivered(self, message_ids: Iterable[int]) -> None:
         """Mark outbox messages delivered."""
-        self._store.mark_delivered(list(message_ids), self._clock.now())
+        if isinstance(message_ids, str | bytes) or not isinstance(message_ids, Iterable):
+            raise InvalidInputError("message_ids", ["expected outbox message ids"])
+        ids = list(message_ids)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise InvalidInputError("message_ids", ["expected outbox message ids (integers)"])
+        self._store.mark_delivered(ids, self._clock.now())
 
     # --- timers -----------------------------------------------------------------------
 
@@ -698,6 +816,22 @@ class Engine:
         return worker
 
 
+def _upgrade(store: SqlStore) -> None:
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    from complaintflow.store._migrate import upgrade
+
+    where = store.engine.url.render_as_string(hide_password=True)
+    try:
+        upgrade(store.engine, store.tables)
+    except CommandError as error:
+        # e.g. a revision written by a newer complaintflow
+        raise StoreError(f"cannot migrate the database at {where}: {error}") from error
+    except DBAPIError as error:
+        raise StoreError(f"cannot migrate the database at {where}: {error.orig}") from error
+
+
 def _as_workflows(
     source: Any,
     *,
@@ -725,6 +859,11 @@ def _intake(value: object) -> Intake:
         return Intake.model_validate(dict(value))
     except ValidationError as error:
         raise InvalidInputError("intake", _validation_errors(error)) from None
+
+
+def _expected_version(value: object) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InvalidInputError("expected_version", ["expected an integer"])
 
 
 def _optional_text(value: object, what: str) -> str | None:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from alembic.util.exc import CommandError as AlembicError
+from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.schema import CreateSchema
 
+from complaintflow.exceptions import StoreError
 from complaintflow.store._tables import Tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,7 +25,19 @@ def _config(connection: Connection, tables: Tables) -> Config:
 
 
 def upgrade(engine: Engine, tables: Tables, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (default: the newest)."""
+    """Bring the database to ``revision`` (default: the newest).
+
+    Raises:
+        StoreError: the database cannot be reached or migrated.
+    """
+    try:
+        _upgrade(engine, tables, revision)
+    except (exc.SQLAlchemyError, AlembicError) as error:
+        detail = getattr(error, "orig", None) or error
+        raise StoreError(f"cannot migrate the database: {detail}") from error
+
+
+def _upgrade(engine: Engine, tables: Tables, revision: str) -> None:
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection.info["complaintflow_begin"] = "BEGIN IMMEDIATE"
@@ -35,6 +49,14 @@ def upgrade(engine: Engine, tables: Tables, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, tables: Tables, revision: str) -> None:
-    """Take the database back to ``revision`` (``base`` removes every table)."""
-    with engine.connect() as connection, connection.begin():
-        command.downgrade(_config(connection, tables), revision)
+    """Take the database back to ``revision`` (``base`` removes every table).
+
+    Raises:
+        StoreError: the database cannot be reached or migrated.
+    """
+    try:
+        with engine.connect() as connection, connection.begin():
+            command.downgrade(_config(connection, tables), revision)
+    except (exc.SQLAlchemyError, AlembicError) as error:
+        detail = getattr(error, "orig", None) or error
+        raise StoreError(f"cannot migrate the database: {detail}") from error

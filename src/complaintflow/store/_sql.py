@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -55,6 +56,7 @@ from complaintflow.store._port import (
 from complaintflow.store._tables import Tables, build_tables
 
 _BEGIN_KEY = "complaintflow_begin"
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_]*")
 
 
 def normalize_url(url: str) -> str:
@@ -76,7 +78,14 @@ def create_sql_engine(url: str, **kwargs: Any) -> Engine:
     try:
         parsed = make_url(url)
     except exc.ArgumentError as error:
-        raise StoreError(f"invalid database URL {url!r}: {error}") from error
+        # not echoed: an unparseable URL may still hold a password
+        raise StoreError(
+            "invalid database URL (expected e.g. sqlite:///complaints.db or "
+            "postgresql://user@host/db)"
+        ) from error
+    # SQL parameters hold personal data; a host that turns on SQLAlchemy's logging
+    # should not find them in its log files
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         memory = parsed.database in (None, "", ":memory:")
         if memory:
@@ -111,6 +120,20 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
         connection.exec_driver_sql(connection.info.pop(_BEGIN_KEY, "BEGIN"))
 
 
+def _begin_in_driver(conn: Connection) -> None:
+    """Make sure SQLite itself is inside the host's transaction before a savepoint.
+
+    pysqlite in its default mode defers BEGIN to the first INSERT/UPDATE; a SAVEPOINT
+    issued before that opens a transaction of its own, and releasing the savepoint
+    commits it behind the host's back (a later host rollback would undo nothing).
+    """
+    if not conn.in_transaction():
+        conn.begin()  # what begin_nested() would do; the host commits or rolls back
+    dbapi_connection = conn.connection.dbapi_connection
+    if not getattr(dbapi_connection, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN")
+
+
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -122,15 +145,23 @@ class _Statements:
 
     def __init__(self, t: Tables) -> None:
         c = t.complaints.c
-        columns = [
-            col.name for col in t.complaints.columns if col.name not in IMMUTABLE_COLUMNS
-        ]
+        columns = [col.name for col in t.complaints.columns if col.name not in IMMUTABLE_COLUMNS]
         self.get = select(t.complaints).where(c.id == bindparam("b_id"))
         self.insert = insert(t.complaints)
+        # open_dedup_key is written only when a complaint closes or reopens: a newer
+        # complaint may have taken over the matter (see release_dedup_key)
         self.update = (
             update(t.complaints)
             .where(c.id == bindparam("b_id"), c.version == bindparam("b_version"))
+            .values({name: bindparam(name) for name in columns if name != "open_dedup_key"})
+        )
+        self.update_key = (
+            update(t.complaints)
+            .where(c.id == bindparam("b_id"), c.version == bindparam("b_version"))
             .values({name: bindparam(name) for name in columns})
+        )
+        self.key_holder = select(c.id).where(
+            c.workflow == bindparam("b_workflow"), c.open_dedup_key == bindparam("b_key")
         )
         self.version = select(c.version).where(c.id == bindparam("b_id"))
         self.audit = insert(t.audit)
@@ -197,7 +228,14 @@ class _SqlTransaction(StoreTransaction):
             else:
                 row["b_id"] = row.pop("id")
                 row["b_version"] = change.before.version
-                result = self.conn.execute(sql.update, row)
+                statement = sql.update
+                key = row.pop("open_dedup_key")
+                if (change.before.closed_at is None) != (after.closed_at is None):
+                    statement = sql.update_key
+                    if key is not None and self._matter_taken(after.workflow, key):
+                        key = None  # reopened while a newer complaint holds the matter
+                    row["open_dedup_key"] = key
+                result = self.conn.execute(statement, row)
                 if result.rowcount != 1:
                     actual = self.conn.execute(sql.version, {"b_id": after.id}).scalar()
                     raise ConcurrencyConflictError(
@@ -217,6 +255,10 @@ class _SqlTransaction(StoreTransaction):
             self.conn.execute(sql.timers, [_timer_row(t, now) for t in change.arm])
         if change.notifications:
             self.conn.execute(sql.outbox, [_outbox_row(n) for n in change.notifications])
+
+    def _matter_taken(self, workflow: str, key: str) -> bool:
+        holder = self.conn.execute(self.sql.key_holder, {"b_workflow": workflow, "b_key": key})
+        return holder.first() is not None
 
     def add_contact(
         self, complaint_id: str, at: dt.datetime, channel: str, actor: str, details: dict[str, Any]
@@ -307,8 +349,13 @@ class SqlStore(Store):
         _connection: Connection | Session | None = None,
         _owns_engine: bool | None = None,
     ) -> None:
-        if not table_prefix.replace("_", "").isalnum() and table_prefix != "":
-            raise InvalidInputError("table_prefix", ["use letters, digits and _ only"])
+        for what, name in (("table_prefix", table_prefix), ("schema", schema)):
+            if name is not None and (
+                not isinstance(name, str) or len(name) > 30 or not _IDENTIFIER.fullmatch(name)
+            ):
+                raise InvalidInputError(what, ["use at most 30 ASCII letters, digits and _"])
+        if schema == "":
+            raise InvalidInputError("schema", ["use None for the default schema"])
         if isinstance(bind, str):
             self.engine = create_sql_engine(bind)
             self._owns_engine = True
@@ -345,6 +392,8 @@ class SqlStore(Store):
     def _connect(self, *, write: bool) -> Iterator[Connection]:
         if self._host is not None:
             conn = self._host.connection() if isinstance(self._host, Session) else self._host
+            if conn.dialect.name == "sqlite":
+                _begin_in_driver(conn)
             with conn.begin_nested():
                 yield conn
             return
@@ -403,8 +452,12 @@ class SqlStore(Store):
         ):
             if value is not None:
                 clauses.append(column.in_(value))
+        if where.workflow is not None:
+            if "@" in where.workflow:
+                clauses.append(c.workflow == where.workflow)
+            else:  # every version of the workflow
+                clauses.append(c.workflow.startswith(where.workflow + "@", autoescape=True))
         for column, scalar in (
-            (c.workflow, where.workflow),
             (c.owner, where.owner),
             (c.customer_ref, where.customer_ref),
         ):
@@ -483,15 +536,15 @@ class SqlStore(Store):
     # --- schema --------------------------------------------------------------------------
 
     def schema_revision(self) -> str | None:
-        from sqlalchemy import inspect, text
+        from sqlalchemy import column, inspect, table
 
         with self._read() as conn:
             if not inspect(conn).has_table(self.tables.version_table, schema=self.tables.schema):
                 return None
-            name = self.tables.version_table
-            if self.tables.schema:
-                name = f'"{self.tables.schema}"."{name}"'
-            value = conn.execute(text(f"SELECT version_num FROM {name}")).scalar_one_or_none()
+            versions = table(
+                self.tables.version_table, column("version_num"), schema=self.tables.schema
+            )
+            value = conn.execute(select(versions.c.version_num)).scalar_one_or_none()
             return str(value) if value is not None else None
 
     def close(self) -> None:
@@ -508,6 +561,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         opened, last_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return dt.datetime.fromisoformat(opened), str(last_id)
+        at = dt.datetime.fromisoformat(opened)
+        if at.utcoffset() is None or not isinstance(last_id, str):
+            raise ValueError("not a cursor")
+        return at, last_id
     except (ValueError, TypeError) as error:
         raise InvalidInputError("cursor", [f"{cursor!r} is not a cursor from query()"]) from error

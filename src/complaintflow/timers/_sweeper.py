@@ -76,6 +76,10 @@ class Sweeper:
     def run_once(self) -> SweepResult:
         """Lease one batch of due timers and fire them in one transaction."""
         now = self._clock.now()
+        due = self._store.next_due()
+        if due is None or due > now:
+            # a read instead of a write transaction: idle sweeps take no write lock
+            return SweepResult(0, 0, 0, 0)
         ids = self._store.lease_due_timers(
             now, limit=self.batch_size, worker=self.worker_id, lease=self.lease
         )
@@ -130,8 +134,7 @@ class Sweeper:
         self, tx: StoreTransaction, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime
     ) -> Change | Exception | None:
         timer = claimed.timer
-        clock = complaint.clock(timer.clock)
-        if clock is None or not clock.running or clock.fired != timer.sequence:
+        if not core.timer_is_current(self._workflow_of(complaint), complaint, timer):
             # the clock moved on in a change that should have cancelled this timer
             tx.settle_timer(claimed.id, "stale", now)
             self._log.warning(
