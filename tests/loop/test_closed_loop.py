@@ -78,7 +78,8 @@ def test_unsatisfied_customer_reopens_with_history_and_counter(engine: Engine) -
     triggers = [r.trigger for r in engine.history(c.id) if r.kind == "transition"]
     assert triggers[-2:] == ["send_result", "customer_unsatisfied"]
     resolve = c.clock("resolve")
-    assert resolve is not None and resolve.status == "running"
+    assert resolve is not None
+    assert resolve.status == "running"
 
 
 def test_second_reopen_escalates_one_level(engine: Engine) -> None:
@@ -94,7 +95,7 @@ def test_second_reopen_escalates_one_level(engine: Engine) -> None:
 
 def test_score_outside_one_to_five_is_refused(engine: Engine) -> None:
     c = _resolved(engine)
-    with pytest.raises(GuardRejectedError, match="data.score"):
+    with pytest.raises(GuardRejectedError, match=r"data\.score"):
         engine.fire(c.id, "customer_satisfied", actor=AGENT, data={"score": 9})
     assert engine.get(c.id).state == "awaiting_feedback"
 

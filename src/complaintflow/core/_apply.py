@@ -597,7 +597,8 @@ def timer_fired(
     return visit, a reminder to the complaint's owner."""
     if timer.kind == "feedback":
         feedback = workflow.spec.feedback
-        assert feedback is not None and feedback.no_answer_after is not None
+        assert feedback is not None
+        assert feedback.no_answer_after is not None
         reason = f"no answer from the customer within {feedback.no_answer_after.describe()}"
         return fire(
             workflow,
