@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from complaintflow.definition._compile import Workflow
 from complaintflow.definition._graph import to_dot, to_mermaid
 from complaintflow.definition._registry import (
     iter_workflow_files,
     load_workflow,
     workflow_json_schema_text,
 )
-from complaintflow.exceptions import ComplaintflowError, WorkflowValidationError
+from complaintflow.exceptions import ComplaintflowError, StoreError, WorkflowValidationError
+
+if TYPE_CHECKING:
+    from complaintflow.store._sql import SqlStore
 
 app = typer.Typer(
     name="complaintflow",
@@ -50,7 +56,7 @@ def validate(
         raise typer.Exit(1)
     for file in files:
         try:
-            workflow = load_workflow(file)
+            workflow = load_workflow(file, require_guards=False)
         except WorkflowValidationError as exc:
             failed += 1
             for problem in exc.problems:
@@ -86,27 +92,146 @@ def schema() -> None:
 @app.command()
 def demo(
     workflows: Annotated[Path, typer.Option(help="Folder of workflow files.")] = Path("workflows"),
+    db: Annotated[
+        Path, typer.Option(help="SQLite file to create (replaced when it exists).")
+    ] = Path("demo-output/demo.db"),
+    complaints: Annotated[
+        int, typer.Option(min=1, max=100_000, help="How many complaints come in.")
+    ] = 300,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the simulation (same seed, same week).")
+    ] = 2026,
+    show_diagrams: Annotated[
+        bool, typer.Option("--show-diagrams", help="Draw each workflow (Mermaid).")
+    ] = False,
 ) -> None:
-    """The main job: validate every shipped workflow and draw each one."""
-    from rich.panel import Panel
+    """The main job: validate the shipped workflows, then run a simulated week of
+    complaints through the standard workflow on SQLite and summarise it."""
+    from complaintflow._demo import run_demo
 
-    files = list(iter_workflow_files([workflows]))
-    for file in files:
-        workflow = _load_or_exit(file)
-        out.print(
-            Panel(
-                to_mermaid(workflow),
-                title=f"{workflow.key} — {file}",
-                subtitle=f"{len(workflow.states)} states, {len(workflow.transitions)} "
-                f"transitions, clocks: {', '.join(workflow.clocks) or 'none'}",
-            )
-        )
-    out.print(f"[green]{len(files)} workflow(s) valid[/green]")
-
-
-def _load_or_exit(file: Path):  # type: ignore[no-untyped-def]
     try:
-        return load_workflow(file)
+        run_demo(
+            db=db,
+            complaints=complaints,
+            seed=seed,
+            workflows=workflows,
+            show_diagrams=show_diagrams,
+            console=out,
+        )
+    except WorkflowValidationError as exc:
+        for problem in exc.problems:
+            err.print(f"error {problem}")
+        raise typer.Exit(1) from exc
+    except (ComplaintflowError, OSError) as exc:
+        err.print(f"error {exc}")
+        raise typer.Exit(1) from exc
+
+
+# --- database ---------------------------------------------------------------------------
+
+db_app = typer.Typer(
+    name="db",
+    help="The database schema: apply the packaged migrations, show the revision.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app)
+
+UrlArg = Annotated[
+    str, typer.Argument(help="Database URL, e.g. sqlite:///complaints.db or postgresql://...")
+]
+PrefixOpt = Annotated[str, typer.Option("--table-prefix", help="Prefix of every table name.")]
+SchemaOpt = Annotated[
+    str | None, typer.Option("--schema", help="Database schema holding the tables (PostgreSQL).")
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: UrlArg, table_prefix: PrefixOpt = "cf_", schema: SchemaOpt = None) -> None:
+    """Apply the packaged migrations; print the revision reached."""
+    from complaintflow.store._migrate import upgrade
+
+    with _database(url, table_prefix, schema, create=True) as store:
+        before = store.schema_revision()
+        upgrade(store.engine, store.tables)
+        after = store.schema_revision()
+    if before == after:
+        out.print(f"already at revision {after}")
+    else:
+        out.print(f"upgraded to revision {after} (was {before or 'none'})")
+
+
+@db_app.command("current")
+def db_current(url: UrlArg, table_prefix: PrefixOpt = "cf_", schema: SchemaOpt = None) -> None:
+    """Print the database's revision, or "none" when no migration was ever applied."""
+    from complaintflow.store._tables import SCHEMA_REVISION
+
+    with _database(url, table_prefix, schema, create=False) as store:
+        revision = store.schema_revision()
+    out.print(revision or "none")
+    if revision is None or revision < SCHEMA_REVISION:
+        err.print(f"this complaintflow needs revision {SCHEMA_REVISION}: run db upgrade")
+    elif revision != SCHEMA_REVISION:
+        err.print(f"the database is newer than this complaintflow (needs {SCHEMA_REVISION})")
+
+
+@contextmanager
+def _database(url: str, prefix: str, schema: str | None, *, create: bool) -> Iterator[SqlStore]:
+    """The store at ``url``; any failure is one line on stderr and exit status 1."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from complaintflow.store._sql import SqlStore
+
+    try:
+        if not create:
+            _require_sqlite_file(url)
+        store = SqlStore(url, table_prefix=prefix, schema=schema)
+        try:
+            yield store
+        finally:
+            store.close()
+    except (ComplaintflowError, SQLAlchemyError, CommandError, OSError) as exc:
+        err.print(f"error: {_one_line(exc, url)}")
+        raise typer.Exit(1) from exc
+
+
+def _require_sqlite_file(url: str) -> None:
+    """Refuse to read a SQLite file that does not exist (connecting would create it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # the store reports it
+    name = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and name
+        and name != ":memory:"
+        and not name.startswith("file:")
+        and not Path(name).exists()
+    ):
+        raise StoreError("the SQLite database file does not exist")
+
+
+def _one_line(exc: BaseException, url: str) -> str:
+    """The error in one line, saying which database (never its password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    text = f"database error: {exc.orig}" if isinstance(exc, DBAPIError) else str(exc)
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    try:
+        where = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return text or type(exc).__name__
+    return text if where in text else f"{where}: {text or type(exc).__name__}"
+
+
+def _load_or_exit(file: Path) -> Workflow:
+    try:
+        return load_workflow(file, require_guards=False)
     except WorkflowValidationError as exc:
         for problem in exc.problems:
             err.print(f"error {problem}")

@@ -199,8 +199,12 @@ def _translate(
         if error["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc[:-1])
             close = _suggest_key(str(loc[-1]), allowed)
-            message = f"unknown key {loc[-1]!r}" + (f" (did you mean {close!r}?)" if close else "")
-            message += f"; allowed: {', '.join(allowed)}" if allowed else ""
+            if close is not None:
+                message = f"unknown key {loc[-1]!r} (did you mean {close!r}?)"
+            else:
+                message = f"unknown key {loc[-1]!r}" + (
+                    f"; allowed: {', '.join(allowed)}" if allowed else ""
+                )
             problems.append(source.problem(path, message, key=True))
         elif error["type"] == "missing":
             if path not in meant:
@@ -325,10 +329,11 @@ def _read_calendars(
     path: Path, name: str, problems: list[Problem], at: PathKey, source: SourceMap
 ) -> dict[str, CalendarSpec]:
     if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
         problems.append(
             source.problem(
                 at,
-                f"calendar file {str(path)!r} does not exist "
+                f"calendar file {str(path)!r} {what} "
                 "(imports are looked up next to the workflow file)",
             )
         )

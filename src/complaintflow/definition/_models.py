@@ -450,6 +450,15 @@ class ClockSpec(_Model):
 # --- feedback and invariants ----------------------------------------------------------------
 
 
+def _calendar_time(value: Duration | None) -> Duration | None:
+    if value is not None and value.is_business:
+        raise ValueError(
+            f"use calendar time (m, h, d, w) here, not {value.describe()}: "
+            "a window after closing runs day and night"
+        )
+    return value
+
+
 class DedupSpec(_Model):
     """How a repeated contact is recognised as the same matter (不遗漏、不重复)."""
 
@@ -463,6 +472,11 @@ class DedupSpec(_Model):
     within: Duration | None = Field(
         None, description="Join only if the open complaint was updated within this time."
     )
+
+    @field_validator("within")
+    @classmethod
+    def _calendar_within(cls, value: Duration | None) -> Duration | None:
+        return _calendar_time(value)
 
 
 class FeedbackSpec(_Model):
@@ -482,6 +496,12 @@ class FeedbackSpec(_Model):
         description="After closing, a complaint may be reopened only within this time; "
         "later, open a new complaint linked to it (intake related_to).",
     )
+
+    @field_validator("reopen_window")
+    @classmethod
+    def _calendar_window(cls, value: Duration | None) -> Duration | None:
+        return _calendar_time(value)
+
     reopen_escalates_after: Annotated[int, Field(ge=1)] | None = Field(
         None, description="The N-th reopen (and every one after it) escalates one level."
     )

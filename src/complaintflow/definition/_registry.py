@@ -51,6 +51,7 @@ def load_workflow(
     *,
     guards: Mapping[str, Guard] | None = None,
     calendars: Mapping[str, CalendarSpec] | None = None,
+    require_guards: bool = True,
 ) -> Workflow:
     """Load, validate and compile one workflow.
 
@@ -58,6 +59,8 @@ def load_workflow(
         source: a file path, or an already-built ``WorkflowSpec``.
         guards: named guards the workflow's transitions refer to.
         calendars: calendars defined by the host, by name.
+        require_guards: refuse guard names missing from ``guards``; without it they
+            are accepted and refuse every event (for checking a file on its own).
 
     Raises:
         WorkflowValidationError: every problem in the file, with file, line and column.
@@ -66,9 +69,21 @@ def load_workflow(
         # a spec built in Python still gets the semantic checks of a file
         text = dump_workflow(source)
         loaded = parse_workflow(text, f"<{source.workflow}>", extra_calendars=calendars)
-        return Workflow(loaded.spec, calendars=loaded.calendars, guards=guards, file=loaded.file)
+        return Workflow(
+            loaded.spec,
+            calendars=loaded.calendars,
+            guards=guards,
+            file=loaded.file,
+            require_guards=require_guards,
+        )
     loaded = load_workflow_file(source, extra_calendars=calendars)
-    return Workflow(loaded.spec, calendars=loaded.calendars, guards=guards, file=loaded.file)
+    return Workflow(
+        loaded.spec,
+        calendars=loaded.calendars,
+        guards=guards,
+        file=loaded.file,
+        require_guards=require_guards,
+    )
 
 
 def load_workflows(

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from complaintflow.definition._calendars import calendar_from_spec
 from complaintflow.definition._models import (
     ANY_STATE,
     SYSTEM_ROLE,
@@ -29,6 +30,7 @@ from complaintflow.definition._models import (
 )
 from complaintflow.definition._models import did_you_mean as did_you_mean  # re-exported
 from complaintflow.definition._yaml import PathKey
+from complaintflow.exceptions import CalendarConfigError, CalendarError
 from complaintflow.time._durations import Duration
 
 COMPLAINT_FIELDS = frozenset(
@@ -287,6 +289,37 @@ class _Checker:
         for i, inv in self.p.invariants.items():
             for j, notified in enumerate(inv.require.notified):
                 yield ("invariants", i, "require", "notified", j, "within"), notified.within
+        if self.p.feedback is not None:
+            yield ("feedback", "no_answer_after"), self.p.feedback.no_answer_after
+        if self.p.return_visits is not None:
+            visits = self.p.return_visits
+            yield ("return_visits", "after"), visits.after
+            for klass, duration in visits.by_customer_class.items():
+                yield ("return_visits", "by_customer_class", klass), duration
+            for tier_name, duration in visits.by_tier.items():
+                yield ("return_visits", "by_tier", tier_name), duration
+
+    def check_calendars(self) -> None:
+        """Every calendar the file defines or names can be built (zone, windows, days)."""
+        names = dict.fromkeys(self.p.calendars)
+        if self.p.calendar is not None and self.p.calendar in self.imported:
+            names[self.p.calendar] = None
+        for name in names:
+            spec = self.p.calendars.get(name) or self.imported[name]
+            try:
+                calendar_from_spec(name, spec)
+            except CalendarConfigError as error:
+                if name in self.p.calendars:
+                    root = error.field.split("[", 1)[0]
+                    self.add(("calendars", name, root), f"{error.field}: {error.reason}")
+                else:
+                    self.add(
+                        ("calendar",), f"imported calendar {name!r}: {error.field}: {error.reason}"
+                    )
+            except CalendarError as error:
+                self.add(
+                    ("calendars", name) if name in self.p.calendars else ("calendar",), str(error)
+                )
 
     def check_clocks(self) -> None:
         for name, clock in self.p.clocks.items():
@@ -505,6 +538,7 @@ def check(parts: Parts, imported_calendars: Mapping[str, CalendarSpec]) -> list[
     """Every semantic problem of ``parts``, as (path, message), in a stable order."""
     checker = _Checker(parts, imported_calendars)
     checker.check_references()
+    checker.check_calendars()
     if parts.complete or parts.tiers_given:
         checker.check_tiers()
     checker.check_clocks()

@@ -146,7 +146,8 @@ class _Builder:
         # KeyError for `!!bool maybe`, TypeError for `!!timestamp x`): all mean bad text
         except Exception as exc:
             kind = _TYPE_NAMES.get(node.tag.removeprefix(_STANDARD), "value")
-            reason = f": {exc}" if isinstance(exc, ValueError) and str(exc) else ""
+            dated = kind == "date" and isinstance(exc, ValueError) and str(exc)
+            reason = f" ({exc})" if dated else ""
             self.refuse(path, node, f"{node.value!r} is not a valid {kind}{reason}")
             return None
         if node.style is None and not isinstance(value, str) and value is not None:

@@ -23,7 +23,7 @@ from complaintflow.core._records import Actor, AuditRecord, Complaint, Intake, N
 from complaintflow.definition._compile import Guard, Workflow
 from complaintflow.definition._models import CalendarSpec, did_you_mean
 from complaintflow.definition._registry import load_workflows
-from complaintflow.engine._calendars import CalendarRegistry
+from complaintflow.definition._calendars import CalendarRegistry
 from complaintflow.engine._dedup import dedup_key
 from complaintflow.exceptions import (
     ComplaintNotFoundError,
@@ -190,7 +190,9 @@ class Engine:
         store = SqlStore(url, table_prefix=table_prefix, schema=schema)
         try:
             if migrate:
-                _upgrade(store)
+                from complaintflow.store._migrate import upgrade
+
+                upgrade(store.engine, store.tables)
             return cls(workflows, store=store, **options)
         except BaseException:
             store.close()
@@ -622,13 +624,15 @@ class Engine:
         text = _note(comment)
         if channel is not None:
             _text(channel, "channel", max_length=32)
+        _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = tx.get(cid)
             if complaint is None:
                 raise ComplaintNotFoundError(cid)
-            change = core.record_survey(complaint, score, text, who, now=now, channel=channel,
-                                        correlation_id=correlation_id)
+            change = core.record_survey(
+                complaint, score, text, who, now=now, channel=channel, correlation_id=correlation_id
+            )
             tx.write(change)
             return [change]
 
@@ -814,22 +818,6 @@ class Engine:
         )
         self._wake_hooks.append(worker.wake)
         return worker
-
-
-def _upgrade(store: SqlStore) -> None:
-    from alembic.util import CommandError
-    from sqlalchemy.exc import DBAPIError
-
-    from complaintflow.store._migrate import upgrade
-
-    where = store.engine.url.render_as_string(hide_password=True)
-    try:
-        upgrade(store.engine, store.tables)
-    except CommandError as error:
-        # e.g. a revision written by a newer complaintflow
-        raise StoreError(f"cannot migrate the database at {where}: {error}") from error
-    except DBAPIError as error:
-        raise StoreError(f"cannot migrate the database at {where}: {error.orig}") from error
 
 
 def _as_workflows(

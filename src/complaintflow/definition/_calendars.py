@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from complaintflow.definition._compile import Workflow
 from complaintflow.definition._models import CalendarSpec
 from complaintflow.time._calendar import BusinessCalendar
+
+if TYPE_CHECKING:
+    from complaintflow.definition._compile import Workflow
 
 
 def calendar_from_spec(name: str, spec: CalendarSpec) -> BusinessCalendar:
