@@ -20,10 +20,10 @@ from complaintflow.core import _apply as core
 from complaintflow.core._apply import Change, check_json
 from complaintflow.core._conditions import conditions_hold
 from complaintflow.core._records import Actor, AuditRecord, Complaint, Intake, Notification
+from complaintflow.definition._calendars import CalendarRegistry
 from complaintflow.definition._compile import Guard, Workflow
 from complaintflow.definition._models import CalendarSpec, did_you_mean
 from complaintflow.definition._registry import load_workflows
-from complaintflow.definition._calendars import CalendarRegistry
 from complaintflow.engine._dedup import dedup_key
 from complaintflow.exceptions import (
     ComplaintNotFoundError,
@@ -159,10 +159,7 @@ class Engine:
         if check_schema:
             current = store.schema_revision()
             if current != SCHEMA_REVISION:
-                where = ""
-                if isinstance(store, SqlStore):
-                    where = store.engine.url.render_as_string(hide_password=True)
-                raise SchemaOutdatedError(current, SCHEMA_REVISION, where)
+                raise SchemaOutdatedError(current, SCHEMA_REVISION, _where(store))
 
     @classmethod
     def from_url(
@@ -847,6 +844,20 @@ def _intake(value: object) -> Intake:
         return Intake.model_validate(dict(value))
     except ValidationError as error:
         raise InvalidInputError("intake", _validation_errors(error)) from None
+
+
+def _where(store: Store) -> str:
+    """The database, and the schema and prefix when not the default (``db upgrade`` must
+    be told them too)."""
+    if not isinstance(store, SqlStore):
+        return ""
+    where = store.engine.url.render_as_string(hide_password=True)
+    options = []
+    if store.tables.schema:
+        options.append(f"--schema {store.tables.schema}")
+    if store.tables.prefix != "cf_":
+        options.append(f"--table-prefix {store.tables.prefix}")
+    return f"{where} ({' '.join(options)})" if options else where
 
 
 def _expected_version(value: object) -> None:

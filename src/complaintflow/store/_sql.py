@@ -8,6 +8,7 @@ of the host's transaction and the host commits.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import json
 import re
@@ -378,13 +379,15 @@ class SqlStore(Store):
         Changes run in a savepoint of the host's transaction; the host commits (or
         rolls back) when it sees fit.
         """
-        return SqlStore(
-            self.engine,
-            table_prefix=self.tables.prefix,
-            schema=self.tables.schema,
-            _connection=connection,
-            _owns_engine=False,
-        )
+        if not isinstance(connection, Connection | Session):
+            raise InvalidInputError(
+                "bound", ["expected the host's SQLAlchemy Connection or Session"]
+            )
+        view = copy.copy(self)
+        # same tables and statements: new ones would be compiled again on every request
+        view._host = connection
+        view._owns_engine = False
+        return view
 
     # --- transactions ----------------------------------------------------------------
 
