@@ -50,28 +50,13 @@ NOTES = 25  # add_note calls per thread or process
 # process tests are marked slow; the thread tests take 1-7 s.
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TYPED = (ConcurrencyConflictError, TriggerNotAllowedError)
-# The retrying path gives up after a fixed number of immediate retries, so on
-# PostgreSQL (reads are not locked) a call under contention can still fail.
-RETRIES_EXHAUST = pytest.mark.xfail(
-    reason="fire() without expected_version gives up after 8 immediate retries on "
-    "PostgreSQL under contention (no row lock, no backoff)",
-    raises=AssertionError,
-    strict=True,
-)
 
 
 def _retrying_failures(engine: Engine) -> set[str]:
-    """What a call without an expected version may fail with: the state moved on, or (on
-    PostgreSQL, where reads take no lock) every retry met a newer version. SQLite's
-    BEGIN IMMEDIATE serializes writers, so there a retry never meets a conflict."""
-    if engine.store.dialect == "sqlite":
-        return {"TriggerNotAllowedError"}
-    return {"TriggerNotAllowedError", "ConcurrencyConflictError"}
-
-
-def _known_to_give_up(request: pytest.FixtureRequest, dialect: str) -> None:
-    if dialect == "postgresql":
-        request.applymarker(RETRIES_EXHAUST)
+    """What a call without an expected version may fail with: only that the state moved
+    on. The write transaction locks the complaint row (PostgreSQL FOR UPDATE; SQLite's
+    BEGIN IMMEDIATE), so a retry never meets a conflict."""
+    return {"TriggerNotAllowedError"}
 
 
 @dataclass
@@ -276,9 +261,8 @@ def test_threads_without_expected_version_lose_no_update(race_engine: Engine) ->
     assert len(tally.wins) + tally.failures.total() == THREADS * ATTEMPTS
 
 
-def test_threads_add_notes_all_succeed(race_engine: Engine, request: pytest.FixtureRequest) -> None:
+def test_threads_add_notes_all_succeed(race_engine: Engine) -> None:
     """Internal events without an expected version all succeed and none is lost."""
-    _known_to_give_up(request, race_engine.store.dialect)
     complaint = race_engine.open(INTAKE, actor=ACTOR)
     tally = _in_threads(lambda i, start: _notes(race_engine, complaint.id, start=start))
     assert tally.failures == Counter()
@@ -394,12 +378,9 @@ def test_processes_one_winner_per_version(process_run: ProcessRun) -> None:
 
 
 @pytest.mark.slow
-def test_processes_add_notes_all_succeed(
-    process_run: ProcessRun, request: pytest.FixtureRequest
-) -> None:
+def test_processes_add_notes_all_succeed(process_run: ProcessRun) -> None:
     """Notes added from several processes without an expected version all land."""
     run = process_run
-    _known_to_give_up(request, run.engine.store.dialect)
     assert run.notes.failures == Counter()
     _check_trail(run.engine, run.notes_id, run.notes, run.engine.workflow())
     assert run.engine.get(run.notes_id).version == 1 + PROCESSES * NOTES

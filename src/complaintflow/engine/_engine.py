@@ -488,7 +488,7 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid)
+            complaint = tx.get(cid, lock=True)
             if complaint is None:
                 raise ComplaintNotFoundError(cid)
             if expected_version is not None and complaint.version != expected_version:
@@ -544,7 +544,7 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid)
+            complaint = tx.get(cid, lock=True)
             if complaint is None:
                 raise ComplaintNotFoundError(cid)
             if expected_version is not None and complaint.version != expected_version:
@@ -624,7 +624,7 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid)
+            complaint = tx.get(cid, lock=True)
             if complaint is None:
                 raise ComplaintNotFoundError(cid)
             change = core.record_survey(

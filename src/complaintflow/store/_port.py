@@ -86,8 +86,13 @@ class StoreTransaction(ABC):
     """Operations inside one database transaction; all or nothing."""
 
     @abstractmethod
-    def get(self, complaint_id: str) -> Complaint | None:
-        """The complaint as stored now, or ``None``."""
+    def get(self, complaint_id: str, *, lock: bool = False) -> Complaint | None:
+        """The complaint as stored now, or ``None``.
+
+        With ``lock`` the row stays locked until the transaction ends, so the change
+        about to be written cannot lose a race (PostgreSQL ``FOR UPDATE``; a SQLite
+        write transaction already excludes other writers).
+        """
 
     @abstractmethod
     def find_open_duplicate(self, workflow: str, dedup_key: str) -> Complaint | None:

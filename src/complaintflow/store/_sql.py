@@ -148,6 +148,7 @@ class _Statements:
         c = t.complaints.c
         columns = [col.name for col in t.complaints.columns if col.name not in IMMUTABLE_COLUMNS]
         self.get = select(t.complaints).where(c.id == bindparam("b_id"))
+        self.get_locked = self.get.with_for_update()
         self.insert = insert(t.complaints)
         # open_dedup_key is written only when a complaint closes or reopens: a newer
         # complaint may have taken over the matter (see release_dedup_key)
@@ -186,8 +187,9 @@ class _SqlTransaction(StoreTransaction):
         self.t = tables
         self.sql = sql
 
-    def get(self, complaint_id: str) -> Complaint | None:
-        row = self.conn.execute(self.sql.get, {"b_id": complaint_id}).mappings().first()
+    def get(self, complaint_id: str, *, lock: bool = False) -> Complaint | None:
+        stmt = self.sql.get_locked if lock else self.sql.get
+        row = self.conn.execute(stmt, {"b_id": complaint_id}).mappings().first()
         return complaint_from_row(row) if row is not None else None
 
     def find_open_duplicate(self, workflow: str, dedup_key: str) -> Complaint | None:
