@@ -241,6 +241,18 @@ def _load_or_exit(file: Path) -> Workflow:
         raise typer.Exit(1) from exc
 
 
+def _register_commands() -> None:
+    """Commands that live beside the modules they drive."""
+    from complaintflow import _cli_worker, _replay, _simulate
+    from complaintflow.reporting import _cli as report_cli
+
+    for module in (_cli_worker, report_cli, _simulate, _replay):
+        module.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point of the ``complaintflow`` command."""
     app()
