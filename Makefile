@@ -9,7 +9,7 @@ LINTED := src tests benchmarks examples
 MERMAID := tests/mermaid
 MERMAID_STAMP := $(MERMAID)/node_modules/.stamp
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,14 @@ unit: $(STAMP) $(MERMAID_STAMP)
 	COMPLAINTFLOW_TEST_POSTGRES_URL="$${COMPLAINTFLOW_TEST_POSTGRES_URL-$(PG_URL)}" \
 		$(BIN)/pytest -q
 
-test: lint typecheck unit
+# the documentation site, warnings as errors (docs/format-reference.md is regenerated first)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint typecheck unit docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(MERMAID)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis $(MERMAID)/node_modules site

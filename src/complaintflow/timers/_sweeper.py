@@ -101,14 +101,18 @@ class Sweeper:
         return self._store.next_due()
 
     def run_until_idle(self, *, max_batches: int | None = None) -> int:
-        """Sweep until no timer is due now (or ``max_batches``); how many fired."""
+        """Sweep until no timer is due now (or ``max_batches``); how many fired.
+
+        Firing a timer arms the clock's next one, which may already be due after a
+        jump in time, so sweeping goes on until a sweep leases nothing.
+        """
         fired = 0
         batches = 0
         while max_batches is None or batches < max_batches:
             result = self.run_once()
             batches += 1
             fired += result.fired
-            if result.leased < self.batch_size:
+            if result.leased == 0:
                 break
         return fired
 
