@@ -33,6 +33,9 @@ M = TypeVar("M", bound=BaseModel)
 
 _NAME_HINT = "names start with a letter and hold only letters, digits and _"
 _SLUG_HINT = "names start with a letter or digit and hold only letters, digits, _ . -"
+_KEY_ERRORS = frozenset(
+    {"string_type", "string_pattern_mismatch", "string_too_long", "string_too_short"}
+)
 _EXPECTED = {
     "string_type": "expected text",
     "int_type": "expected a whole number",
@@ -113,7 +116,14 @@ def _unwrap(annotation: Any, part: Any) -> Any:
             return annotation
 
 
-_KEY_SYNONYMS = {"from": "source", "to": "dest", "state": "name", "role": "roles"}
+_KEY_SYNONYMS = {
+    "from": "source",
+    "to": "dest",
+    "state": "name",
+    "role": "roles",
+    "if": "conditions",
+    "when": "conditions",
+}
 """Words designers reach for, and the key the format uses for them."""
 
 
@@ -170,7 +180,7 @@ def _message(error: Any, path: PathKey, source: SourceMap, *, is_key: bool) -> s
         else:
             limit = f"at most {ctx.get('max_length')}"
         return f"must be {limit} characters long, got {show_value(value)}"
-    message = str(error["msg"])
+    message = str(error["msg"]) or kind
     message = message[0].lower() + message[1:]
     if value is not None and not isinstance(value, dict | list):
         message += f", got {show_value(value)}"
@@ -191,8 +201,11 @@ def _translate(
                 meant.add((*base, *loc[:-1], close))
     problems = []
     for error in errors:
-        loc = tuple(part for part in error["loc"] if part != "[key]")
-        is_key = "[key]" in error["loc"]
+        loc = tuple(error["loc"])
+        # pydantic marks a bad dict key by a last "[key]"; a user's own key may read so too
+        is_key = len(loc) >= 2 and loc[-1] == "[key]" and error["type"] in _KEY_ERRORS
+        if is_key:
+            loc = loc[:-1]
         path = (*base, *loc)
         if source.was_reported(path):
             continue
