@@ -144,6 +144,20 @@ class DemoResult:
     refused: list[str] = field(default_factory=list)
 
 
+def _print_report(engine: Engine, clock: FakeClock, out: Console, db: Path) -> None:
+    """The measures of the week, computed from the audit trail; an HTML copy beside the db."""
+    from complaintflow.reporting import compute_measures, render
+
+    report = compute_measures(
+        engine, since=START, until=clock.now(), by=("tier",), timezone=str(TZ)
+    )
+    out.print("\nMeasures of the week (from the audit trail; complaintflow report):")
+    out.print(render(report, "table"), markup=False, highlight=False)
+    html = db.with_suffix(".report.html")
+    html.write_text(render(report, "html", title="complaintflow demo week"), encoding="utf-8")
+    out.print(f"HTML report: {html}")
+
+
 def run_demo(
     *,
     db: Path = DEFAULT_DB,
@@ -178,6 +192,7 @@ def run_demo(
         )
         sim.run(out, progress=progress)
         result = summarise(engine, sim, db, out)
+        _print_report(engine, clock, out, db)
     result.seconds = time.perf_counter() - started
     out.print(f"done in {result.seconds:.1f} s; the database is kept at {db}")
     return result
