@@ -152,6 +152,10 @@ class StoreTransaction(ABC):
         """
 
     @abstractmethod
+    def release_timer(self, timer_id: int) -> None:
+        """Give up the lease of a locked timer, leaving it pending for another worker."""
+
+    @abstractmethod
     def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
         """Mark a locked timer ``fired`` (its effect is written in this transaction) or
         ``stale`` (its clock moved on; nothing to do)."""

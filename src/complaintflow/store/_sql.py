@@ -306,6 +306,9 @@ class _SqlTransaction(StoreTransaction):
         _sweep.guard_postgres(self.conn, lease)
         return _sweep.lock_leased(self.conn, self.t, timer_ids, worker=worker)
 
+    def release_timer(self, timer_id: int) -> None:
+        _sweep.release(self.conn, self.t, timer_id)
+
     def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
         _sweep.mark(self.conn, self.t, timer_id, status, at)
 

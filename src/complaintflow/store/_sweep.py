@@ -119,6 +119,15 @@ def mark(conn: Connection, tables: Tables, timer_id: int, status: str, at: dt.da
     )
 
 
+def release(conn: Connection, tables: Tables, timer_id: int) -> None:
+    """Clear a timer's lease so any worker may take it at once."""
+    conn.execute(
+        update(tables.timers)
+        .where(tables.timers.c.id == timer_id)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
 def next_due(conn: Connection, tables: Tables) -> dt.datetime | None:
     """When the earliest pending timer is due."""
     t = tables.timers.c

@@ -33,6 +33,13 @@ class SweepResult:
     fired: int
     stale: int
     failed: int
+    deferred: int = 0
+    """Timers of workflows this sweeper has not loaded, released for one that has."""
+
+    @property
+    def progress(self) -> int:
+        """Timers settled by this sweep (fired, stale or failed)."""
+        return self.fired + self.stale + self.failed
 
 
 class Sweeper:
@@ -87,14 +94,14 @@ class Sweeper:
             return SweepResult(0, 0, 0, 0)
         for attempt in range(3):
             try:
-                changes, stale, failed = self._fire(ids)
+                changes, stale, failed, deferred = self._fire(ids)
                 break
             except DuplicateKeyError:  # pragma: no cover - unique keys are not touched here
                 if attempt == 2:
                     raise
         if self._after_commit is not None and changes:
             self._after_commit(changes)
-        return SweepResult(len(ids), len(changes), stale, failed)
+        return SweepResult(len(ids), len(changes), stale, failed, deferred)
 
     def next_due(self) -> dt.datetime | None:
         """When the earliest pending timer is due."""
@@ -112,18 +119,29 @@ class Sweeper:
             result = self.run_once()
             batches += 1
             fired += result.fired
-            if result.leased == 0:
+            if result.leased == 0 or result.progress == 0:
                 break
         return fired
 
-    def _fire(self, ids: list[int]) -> tuple[list[Change], int, int]:
+    def _fire(self, ids: list[int]) -> tuple[list[Change], int, int, int]:
         changes: list[Change] = []
-        stale = failed = 0
+        stale = failed = deferred = 0
         with self._store.transaction() as tx:
             now = self._clock.now()
             latest: dict[str, Complaint] = {}
             for claimed in tx.lock_leased(ids, worker=self.worker_id, lease=self.lease):
                 complaint = latest.get(claimed.complaint.id, claimed.complaint)
+                if not self._knows(complaint):
+                    # another worker (say, after a rolling deploy) has the workflow loaded
+                    tx.release_timer(claimed.id)
+                    deferred += 1
+                    self._log.warning(
+                        "timer.deferred",
+                        complaint_id=complaint.id,
+                        workflow=complaint.workflow,
+                        timer_id=claimed.id,
+                    )
+                    continue
                 outcome = self._fire_one(tx, claimed, complaint, now)
                 if outcome is None:
                     stale += 1
@@ -132,7 +150,14 @@ class Sweeper:
                 else:
                     changes.append(outcome)
                     latest[complaint.id] = outcome.after
-        return changes, stale, failed
+        return changes, stale, failed, deferred
+
+    def _knows(self, complaint: Complaint) -> bool:
+        try:
+            self._workflow_of(complaint)
+        except ComplaintflowError:
+            return False
+        return True
 
     def _fire_one(
         self, tx: StoreTransaction, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime

@@ -84,10 +84,13 @@ class Worker:
 
     def _tick(self) -> None:
         with self._lock:
+            # sweep until nothing is due: a wake-up asked for from inside this job would
+            # be skipped by the scheduler (one instance at a time), and firing a timer can
+            # arm a successor that is due at once
             while not self._stopping.is_set():
                 result = self.sweeper.run_once()
                 self.fired += result.fired
-                if result.leased < self.sweeper.batch_size:
+                if result.leased == 0 or result.progress == 0:
                     break
             if self._stopping.is_set():
                 return

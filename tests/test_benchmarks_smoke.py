@@ -1,0 +1,40 @@
+"""``python -m benchmarks --quick`` runs end to end and prints its tables (a smoke test:
+it asserts nothing about speed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    before = doc.read_bytes() if doc.exists() else None
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for workload in ("ours (Engine)", "floor (plain Core, same SQL)", "naive (ORM + Machine"):
+        assert workload in out
+    assert "events/s" in out
+    assert "ours' time per event vs floor" in out
+    assert "stored complaints" in out
+    assert "Profile of ours" in out
+    # the numbers are there: one row per workload and process count, each with a rate
+    rows = [line.split() for line in out.splitlines() if line.startswith("sqlite ")]
+    rates = [row[-3] for row in rows if "(Engine)" in " ".join(row)]
+    assert len(rates) == 2
+    assert all(float(rate.replace(",", "")) > 0 for rate in rates)
+    # a quick run leaves the performance page alone
+    assert (doc.read_bytes() if doc.exists() else None) == before

@@ -1,0 +1,299 @@
+"""The sweeper fires each due timer exactly once: leases, take-overs, stale timers.
+
+A sweep has two steps: ``lease`` (claim due timers for a while) and ``fire`` (lock
+the complaints, then the timers still leased to this sweeper, apply, commit). A
+sweeper "dies" here by leasing and never firing; it "comes back" by running its fire
+step with the ids it had leased.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from complaintflow import Complaint, Engine, FakeClock
+from complaintflow.timers import Sweeper, SweepResult
+
+from ._support import AGENT, STANDARD, drop_tables, intake, new_prefix, sql_store, timer_rows
+from .conftest import START
+from .test_clock_timers import assert_timers_match_clocks, start_handling, timer_records
+
+H = dt.timedelta(hours=1)
+LEASE = dt.timedelta(seconds=60)
+TICK = dt.timedelta(milliseconds=1)
+
+
+def due_warnings(engine: Engine, clock: FakeClock, count: int = 5) -> list[Complaint]:
+    """``count`` complaints whose 50 % warning (5 h after START) is due now."""
+    complaints = [start_handling(engine, n=n) for n in range(count)]
+    clock.set(START + 5 * H)
+    return complaints
+
+
+def lease_and_die(engine: Engine, sweeper: Sweeper, clock: FakeClock) -> list[int]:
+    """The first step of ``sweeper.run_once()``; the sweeper then stops dead."""
+    return engine.store.lease_due_timers(
+        clock.now(), limit=sweeper.batch_size, worker=sweeper.worker_id, lease=sweeper.lease
+    )
+
+
+@contextmanager
+def coming_back(engine: Engine, ids: list[int]) -> Iterator[None]:
+    """While inside, a sweep continues with ``ids``, the timers it leased before it stalled."""
+    store = engine.store
+    lease, next_due = store.lease_due_timers, store.next_due
+    # it had seen timers due, and leased these, before it stalled
+    store.next_due = lambda: START  # type: ignore[method-assign]
+    store.lease_due_timers = lambda *args, **kwargs: list(ids)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        store.lease_due_timers, store.next_due = lease, next_due  # type: ignore[method-assign]
+
+
+def one_record_each(engine: Engine, complaints: list[Complaint]) -> None:
+    for complaint in complaints:
+        records = timer_records(engine, complaint.id)
+        assert [(r.trigger, r.data["threshold"]) for r in records] == [("warning", 50.0)]
+
+
+def versions(engine: Engine, complaints: list[Complaint]) -> list[int]:
+    return [engine.get(c.id).version for c in complaints]
+
+
+# --- leases -------------------------------------------------------------------------------
+
+
+def test_a_lease_names_its_owner_and_expiry(engine: Engine, clock: FakeClock) -> None:
+    due_warnings(engine, clock, 2)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    ids = lease_and_die(engine, a, clock)
+    rows = [r for r in timer_rows(engine) if r["id"] in ids]
+    assert len(rows) == 2
+    assert {(r["status"], r["lease_owner"], r["lease_until"]) for r in rows} == {
+        ("pending", "A", clock.now() + LEASE)
+    }
+
+
+def test_another_sweeper_cannot_take_leased_timers_before_the_lease_expires(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    b = engine.sweeper(worker_id="B", lease=LEASE)
+    assert len(lease_and_die(engine, a, clock)) == 5
+
+    assert b.run_once() == SweepResult(0, 0, 0, 0)
+    clock.advance(LEASE)  # the lease lasts up to and including lease_until
+    assert b.run_once() == SweepResult(0, 0, 0, 0)
+    assert [timer_records(engine, c.id) for c in complaints] == [[]] * 5
+
+
+def test_after_the_lease_expires_another_sweeper_fires_them_exactly_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    b = engine.sweeper(worker_id="B", lease=LEASE)
+    lease_and_die(engine, a, clock)
+    clock.advance(LEASE + TICK)
+
+    assert b.run_once() == SweepResult(5, 5, 0, 0)
+    assert b.run_once() == SweepResult(0, 0, 0, 0)
+    one_record_each(engine, complaints)
+    fired = [r for r in timer_rows(engine) if r["status"] == "fired"]
+    assert len(fired) == 5
+    assert {(r["lease_owner"], r["lease_until"]) for r in fired} == {(None, None)}
+
+
+def test_a_sweeper_back_after_its_timers_fired_elsewhere_applies_nothing(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    b = engine.sweeper(worker_id="B", lease=LEASE)
+    ids = lease_and_die(engine, a, clock)
+    clock.advance(LEASE + TICK)
+    b.run_once()
+    before = versions(engine, complaints)
+
+    with coming_back(engine, ids):
+        assert a.run_once() == SweepResult(5, 0, 0, 0)
+    assert versions(engine, complaints) == before
+    one_record_each(engine, complaints)
+
+
+def test_a_sweeper_back_after_its_lease_was_taken_over_applies_nothing(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    b = engine.sweeper(worker_id="B", lease=LEASE)
+    ids_a = lease_and_die(engine, a, clock)
+    clock.advance(LEASE + TICK)
+    ids_b = lease_and_die(engine, b, clock)  # B holds the lease now, not yet fired
+    assert sorted(ids_b) == sorted(ids_a)
+    before = versions(engine, complaints)
+
+    with coming_back(engine, ids_a):
+        assert a.run_once() == SweepResult(5, 0, 0, 0)
+    assert versions(engine, complaints) == before
+    with coming_back(engine, ids_b):
+        assert b.run_once() == SweepResult(5, 5, 0, 0)
+    one_record_each(engine, complaints)
+
+
+def test_a_sweeper_back_late_whose_lease_nobody_took_fires_them_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock)
+    a = engine.sweeper(worker_id="A", lease=LEASE)
+    b = engine.sweeper(worker_id="B", lease=LEASE)
+    ids = lease_and_die(engine, a, clock)
+    clock.advance(2 * LEASE)
+
+    with coming_back(engine, ids):
+        assert a.run_once() == SweepResult(5, 5, 0, 0)
+    assert b.run_once() == SweepResult(0, 0, 0, 0)
+    one_record_each(engine, complaints)
+
+
+def test_a_sweeper_takes_at_most_its_batch_oldest_due_first(
+    engine: Engine, clock: FakeClock
+) -> None:
+    # armed in this order, due in the reverse one: 50 % of 10 h, 8 h, 4 h
+    for n, tier in enumerate(("minor", "moderate", "urgent")):
+        start_handling(engine, tier, n=n)
+    clock.set(START + 20 * H)
+    handle = {
+        r["id"]: r["due_at"]
+        for r in timer_rows(engine)
+        if r["status"] == "pending" and r["clock"] == "handle"
+    }
+    assert len(handle) == 3
+    sweeper = engine.sweeper(worker_id="A", batch_size=2, lease=LEASE)
+    ids = lease_and_die(engine, sweeper, clock)
+    assert ids == sorted(handle, key=lambda i: (handle[i], i))[:2]
+    assert ids != sorted(handle)[:2]
+
+
+def test_sweepers_running_at_the_same_time_fire_each_timer_once(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock, 30)
+    sweepers = [engine.sweeper(worker_id=f"W{n}", batch_size=4, lease=LEASE) for n in range(3)]
+    results: list[int] = []
+    errors: list[BaseException] = []
+    go = threading.Barrier(len(sweepers))
+
+    def sweep(sweeper: Sweeper) -> None:
+        try:
+            go.wait(timeout=10)
+            results.append(sweeper.run_until_idle(max_batches=50))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep, args=(s,)) for s in sweepers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(results) == 30
+    one_record_each(engine, complaints)
+
+
+# --- stale and failed timers ----------------------------------------------------------------
+
+
+def add_timer(engine: Engine, complaint_id: str, *, sequence: int, due_at: dt.datetime) -> int:
+    """A pending timer row the complaint's clock does not expect."""
+    store = sql_store(engine)
+    with store.engine.begin() as conn:
+        result = conn.execute(
+            sa.insert(store.tables.timers).values(
+                complaint_id=complaint_id,
+                clock="handle",
+                kind="warning",
+                threshold=50.0,
+                sequence=sequence,
+                due_at=due_at,
+                status="pending",
+                created_at=due_at,
+            )
+        )
+    timer_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    assert isinstance(timer_id, int)
+    return timer_id
+
+
+def test_a_timer_for_a_threshold_already_passed_is_settled_stale_without_effect(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaint = start_handling(engine)
+    stale = add_timer(engine, complaint.id, sequence=7, due_at=START + H)
+    with pytest.raises(AssertionError, match="2 pending timers"):
+        assert_timers_match_clocks(engine, complaint.id)
+    clock.set(START + 2 * H)
+
+    assert engine.sweeper().run_once() == SweepResult(1, 0, 1, 0)
+    [row] = [r for r in timer_rows(engine, complaint.id) if r["id"] == stale]
+    assert (row["status"], row["fired_at"], row["lease_owner"]) == ("stale", clock.now(), None)
+    after = engine.get(complaint.id)
+    assert after.version == complaint.version
+    assert timer_records(engine, complaint.id) == []
+    assert_timers_match_clocks(engine, complaint.id)  # the real one is still pending
+
+
+def test_a_timer_of_a_stopped_clock_is_settled_stale_without_effect(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaint = engine.fire(start_handling(engine).id, "resolve", actor=AGENT)
+    stale = add_timer(engine, complaint.id, sequence=0, due_at=START + H)
+    clock.set(START + 6 * H)
+
+    assert engine.sweeper().run_once() == SweepResult(1, 0, 1, 0)
+    assert [r["status"] for r in timer_rows(engine, complaint.id) if r["id"] == stale] == ["stale"]
+    assert engine.get(complaint.id).version == complaint.version
+    assert timer_records(engine, complaint.id) == []
+
+
+def test_a_timer_of_a_workflow_this_worker_has_not_loaded_is_left_for_one_that_has(
+    db_url: str, clock: FakeClock
+) -> None:
+    prefix = new_prefix()
+    full = Engine.from_url(db_url, workflows=STANDARD, clock=clock, table_prefix=prefix)
+    sla = Path(__file__).with_name("sla.yaml")
+    partial = Engine.from_url(db_url, workflows=sla, clock=clock, table_prefix=prefix)
+    try:
+        complaint = full.open(intake(0), actor=AGENT)
+        clock.advance(19 * H)  # the acknowledge and respond warnings are due
+        assert partial.sweeper().run_once().failed == 0
+        assert full.run_due_timers() == 2
+        assert full.get(complaint.id).version == complaint.version + 2
+    finally:
+        partial.close()
+        drop_tables(sql_store(full))
+        full.close()
+
+
+def test_due_timers_fired_by_one_sweep_arm_their_successors_in_the_same_transaction(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock, 3)
+    assert engine.sweeper().run_once().fired == 3
+    statuses = Counter(
+        (r["clock"], r["sequence"], r["status"])
+        for r in timer_rows(engine)
+        if r["clock"] == "handle"
+    )
+    assert statuses == {("handle", 0, "fired"): 3, ("handle", 1, "pending"): 3}
+    for complaint in complaints:
+        assert_timers_match_clocks(engine, complaint.id)
