@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cProfile
 import pstats
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ def _label(file: str, line: int, name: str) -> str:
     if file == "~":
         return name
     short = file.split("site-packages/")[-1].split("src/")[-1]
+    short = re.sub(r"^.*/lib/python3\.\d+/", "", short)  # the standard library
     return f"{short}:{line}({name})"
 
 

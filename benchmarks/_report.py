@@ -210,14 +210,18 @@ def _profile(p: Profile, *, markdown: bool) -> str:
         [[g, f"{share:.0%}"] for g, share in p.groups],
         markdown=markdown,
     )
+
+    def name(function: str) -> str:
+        return f"`{function}`" if markdown else function
+
     top = _table(
         ["function", "calls/event", "own µs/event", "share"],
-        [[f, f"{calls:.1f}", f"{us:.0f}", f"{share:.1%}"] for f, calls, us, share in p.top],
+        [[name(f), f"{calls:.1f}", f"{us:.0f}", f"{share:.1%}"] for f, calls, us, share in p.top],
         markdown=markdown,
     )
     ours = _table(
         ["complaintflow function", "cumulative µs/event", "share"],
-        [[f, f"{us:.0f}", f"{share:.0%}"] for f, us, share in p.ours],
+        [[name(f), f"{us:.0f}", f"{share:.0%}"] for f, us, share in p.ours],
         markdown=markdown,
     )
     return f"{groups}\n\n{top}\n\n{ours}"
@@ -341,8 +345,8 @@ rotates between repeats):
   same transactions; nothing is computed. The floor is what the database and SQLAlchemy
   Core cost for our rows.
 - **naive**: an ORM-mapped complaint row (same table), one `transitions.Machine` built per
-  complaint with the ORM object as its model (the standard workflow's 10 states and 16
-  transitions), the trigger, an audit ORM object, commit. It writes fewer rows than we do
+  complaint with the ORM object as its model (every state and transition of the
+  standard workflow), the trigger, an audit ORM object, commit. It writes fewer rows than we do
   (no clocks, timers or outbox) and checks nothing.
 
 All three use the same database settings (SQLite: WAL, `synchronous=NORMAL`, writers take
