@@ -368,7 +368,9 @@ start to the last finish. µs/event is the time per event inside one process.
 This machine has 2 cores and is shared with other engineers' test suites, which run
 while the benchmarks run: the figures are noisy (see the min-max range), and a quiet
 machine of the same kind gives higher absolute rates. The ratios are more stable than the
-absolute figures, because the three workloads are interleaved and suffer the same noise.
+absolute figures, because the three workloads are interleaved and suffer the same noise,
+but whole runs repeated half an hour apart on this machine still differed by up to a
+third in the ratios: treat smaller differences as noise.
 
 ## Lifecycle throughput
 

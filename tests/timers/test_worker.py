@@ -7,6 +7,7 @@ which the sweeper tests run on both databases.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from complaintflow import Engine, FakeClock
-from complaintflow.timers import JOB_ID
+from complaintflow.timers import JOB_ID, SweepResult
 
 from ._support import AGENT, STANDARD, intake, new_prefix
 
@@ -93,6 +94,63 @@ def test_timers_due_by_the_time_a_sweep_ends_do_not_wait_for_the_safety_interval
         finally:
             worker.stop()
         assert done, timer_kinds(engine, complaint)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a wake-up asked for while the sweep job runs is skipped by APScheduler "
+    "(max_instances=1): the next sweep comes only after the safety interval",
+)
+def test_a_wake_up_during_a_sweep_runs_another_sweep_after_it(engine: Engine) -> None:
+    worker = engine.worker(safety_interval=dt.timedelta(seconds=60))
+    sweeps: list[float] = []
+    gate = threading.Event()
+    run_once = worker.sweeper.run_once
+
+    def slow_run_once() -> SweepResult:
+        sweeps.append(time.monotonic())
+        if len(sweeps) == 1:
+            gate.wait(10)  # a long sweep
+        return run_once()
+
+    worker.sweeper.run_once = slow_run_once  # type: ignore[method-assign]
+    worker.start()
+    try:
+        assert wait_until(lambda: len(sweeps) == 1, 10)
+        # meanwhile a request thread of this process arms a timer due now
+        worker.wake()
+        time.sleep(0.3)
+        gate.set()
+        assert wait_until(lambda: len(sweeps) >= 2, 5), "the wake-up was lost"
+    finally:
+        gate.set()
+        worker.stop()
+
+
+def test_a_worker_does_not_spin_while_another_holds_the_due_timers(url: str, prefix: str) -> None:
+    open_in_the_past(url, prefix, 19, count=3)
+    with Engine.from_url(url, workflows=STANDARD, table_prefix=prefix) as engine:
+        held = engine.store.lease_due_timers(
+            dt.datetime.now(dt.UTC), limit=100, worker="other", lease=dt.timedelta(seconds=60)
+        )
+        assert len(held) == 6
+        worker = engine.worker(safety_interval=dt.timedelta(seconds=60))
+        sweeps: list[float] = []
+        run_once = worker.sweeper.run_once
+
+        def counted() -> SweepResult:
+            sweeps.append(time.monotonic())
+            return run_once()
+
+        worker.sweeper.run_once = counted  # type: ignore[method-assign]
+        worker.start()
+        try:
+            time.sleep(1.5)
+        finally:
+            worker.stop()
+        # the next timer due is leased for a minute: nothing to do until then
+        assert 1 <= len(sweeps) <= 3, len(sweeps)
+        assert worker.fired == 0
 
 
 def test_stopping_leaves_the_hosts_scheduler_running(engine: Engine) -> None:
