@@ -264,7 +264,7 @@ class Driver:
         stuck: dt.datetime | None = None
         while True:
             now = self.clock.now()
-            due = self.engine.store.next_due()
+            due = self.engine.store.next_due(self.engine.clock.now())
             if due is not None and stuck is not None and due <= stuck:
                 due = None  # a timer the sweeper cannot fire (failed lease): do not spin
             upcoming = [t for t in (due, self.tasks[0].at if self.tasks else None) if t]

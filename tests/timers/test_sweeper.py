@@ -50,7 +50,7 @@ def coming_back(engine: Engine, ids: list[int]) -> Iterator[None]:
     store = engine.store
     lease, next_due = store.lease_due_timers, store.next_due
     # it had seen timers due, and leased these, before it stalled
-    store.next_due = lambda: START  # type: ignore[method-assign]
+    store.next_due = lambda now=None: START  # type: ignore[method-assign]
     store.lease_due_timers = lambda *args, **kwargs: list(ids)  # type: ignore[method-assign]
     try:
         yield

@@ -96,11 +96,6 @@ def test_timers_due_by_the_time_a_sweep_ends_do_not_wait_for_the_safety_interval
         assert done, timer_kinds(engine, complaint)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a wake-up asked for while the sweep job runs is skipped by APScheduler "
-    "(max_instances=1): the next sweep comes only after the safety interval",
-)
 def test_a_wake_up_during_a_sweep_runs_another_sweep_after_it(engine: Engine) -> None:
     worker = engine.worker(safety_interval=dt.timedelta(seconds=60))
     sweeps: list[float] = []

@@ -196,8 +196,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def next_due(self) -> dt.datetime | None:
-        """When the earliest pending timer is due, or ``None``."""
+    def next_due(self, now: dt.datetime | None = None) -> dt.datetime | None:
+        """When a pending timer is next free to lease (its due time, or the end of the
+        lease another worker holds on it) as seen at ``now``; ``None`` without any."""
 
     @abstractmethod
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:

@@ -506,9 +506,9 @@ class SqlStore(Store):
             _sweep.guard_postgres(tx.conn, lease)
             return _sweep.lease(tx.conn, self.tables, now, limit=limit, worker=worker, lease=lease)
 
-    def next_due(self) -> dt.datetime | None:
+    def next_due(self, now: dt.datetime | None = None) -> dt.datetime | None:
         with self._read() as conn:
-            return _sweep.next_due(conn, self.tables)
+            return _sweep.next_due(conn, self.tables, now or dt.datetime.now(dt.UTC))
 
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         o = self.tables.outbox.c

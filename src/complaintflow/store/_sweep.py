@@ -128,10 +128,23 @@ def release(conn: Connection, tables: Tables, timer_id: int) -> None:
     )
 
 
-def next_due(conn: Connection, tables: Tables) -> dt.datetime | None:
-    """When the earliest pending timer is due."""
+def next_due(conn: Connection, tables: Tables, now: dt.datetime) -> dt.datetime | None:
+    """When a pending timer is next free to lease: its due time, or for a timer leased
+    to a worker, the end of that lease (so an idle worker does not spin on timers
+    another worker holds). Only leased timers are due already, so both lookups stay
+    on the ``(status, due_at)`` index."""
     t = tables.timers.c
-    value: dt.datetime | None = conn.execute(
-        select(t.due_at).where(t.status == "pending").order_by(t.due_at).limit(1)
+    free: dt.datetime | None = conn.execute(
+        select(t.due_at)
+        .where(t.status == "pending", t.lease_until.is_(None))
+        .order_by(t.due_at)
+        .limit(1)
     ).scalar_one_or_none()
-    return value
+    held: dt.datetime | None = conn.execute(
+        select(t.lease_until)
+        .where(t.status == "pending", t.due_at <= now, t.lease_until.is_not(None))
+        .order_by(t.lease_until)
+        .limit(1)
+    ).scalar_one_or_none()
+    candidates = [value for value in (free, held) if value is not None]
+    return min(candidates) if candidates else None

@@ -83,7 +83,7 @@ class Sweeper:
     def run_once(self) -> SweepResult:
         """Lease one batch of due timers and fire them in one transaction."""
         now = self._clock.now()
-        due = self._store.next_due()
+        due = self._store.next_due(now)
         if due is None or due > now:
             # a read instead of a write transaction: idle sweeps take no write lock
             return SweepResult(0, 0, 0, 0)
@@ -104,8 +104,8 @@ class Sweeper:
         return SweepResult(len(ids), len(changes), stale, failed, deferred)
 
     def next_due(self) -> dt.datetime | None:
-        """When the earliest pending timer is due."""
-        return self._store.next_due()
+        """When a pending timer is next free to lease."""
+        return self._store.next_due(self._clock.now())
 
     def run_until_idle(self, *, max_batches: int | None = None) -> int:
         """Sweep until no timer is due now (or ``max_batches``); how many fired.

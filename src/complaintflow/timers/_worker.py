@@ -49,6 +49,7 @@ class Worker:
         self._owns_scheduler = scheduler is None
         self._scheduler: BaseScheduler = scheduler or BackgroundScheduler(timezone=dt.UTC)
         self._stopping = threading.Event()
+        self._woken = threading.Event()
         self._lock = threading.Lock()
         self._log = _logging.get_logger("complaintflow.worker")
         self.fired = 0
@@ -75,22 +76,30 @@ class Worker:
         """Run the sweeper at ``at`` (default: now) if that is before its next run."""
         if self._stopping.is_set():
             return
+        when = at or dt.datetime.now(dt.UTC)
+        if when <= dt.datetime.now(dt.UTC):
+            # seen by a sweep that is running now: the scheduler skips a job run asked
+            # for while the job runs (one instance at a time)
+            self._woken.set()
         job = self._scheduler.get_job(JOB_ID)
         if job is None:
             return
-        when = at or dt.datetime.now(dt.UTC)
         if job.next_run_time is None or when < job.next_run_time:
             job.modify(next_run_time=when)
 
     def _tick(self) -> None:
         with self._lock:
-            # sweep until nothing is due: a wake-up asked for from inside this job would
-            # be skipped by the scheduler (one instance at a time), and firing a timer can
-            # arm a successor that is due at once
+            # sweep until nothing is due, and again if woken meanwhile: a wake-up asked
+            # for from inside this job would be skipped by the scheduler, and firing a
+            # timer can arm a successor that is due at once
             while not self._stopping.is_set():
-                result = self.sweeper.run_once()
-                self.fired += result.fired
-                if result.leased == 0 or result.progress == 0:
+                self._woken.clear()
+                while not self._stopping.is_set():
+                    result = self.sweeper.run_once()
+                    self.fired += result.fired
+                    if result.leased == 0 or result.progress == 0:
+                        break
+                if not self._woken.is_set():
                     break
             if self._stopping.is_set():
                 return
