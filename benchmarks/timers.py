@@ -588,63 +588,92 @@ def say(backend: str, text: str) -> None:
     print(f"{time.perf_counter() - _STARTED:6.1f}s [{backend}] {text}", flush=True)
 
 
-def measure_backend(db: Database, sizes: Sizes, batch: int, aps_url: str) -> dict[str, Any]:
+PARTS = ("throughput", "memory", "lag", "apscheduler")
+
+
+def measure_backend(
+    db: Database, sizes: Sizes, batch: int, aps_url: str, parts: frozenset[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     templates = make_templates(db, sizes.templates)
     say(db.backend, "templates made")
-    workers = Workers(db, max(sizes.workers), batch)
-    say(db.backend, "worker processes started")
-    try:
-        for count in sizes.workers:
-            db.reset()
-            began = time.perf_counter()
-            pending, due = load(db, templates, pending=sizes.pending, due=sizes.due)
-            loaded = time.perf_counter() - began
-            say(db.backend, f"loaded {pending:,} pending + {due:,} due timers in {loaded:.1f} s")
-            swept = workers.sweep(count)
-            check = counts(db)
-            swept.update(pending=pending, due=due, load_seconds=loaded, **check)
-            swept["exactly_once"] = exactly_once(check, due)
-            out[f"workers_{count}"] = swept
-            say(
-                db.backend,
-                f"{count} worker(s): {swept['rate']:,.0f} escalations/s, "
-                f"exactly once: {swept['exactly_once']}",
-            )
-        # one process, while the pending timers grow tenfold
+    if parts & {"throughput", "memory"}:
+        workers = Workers(db, max(sizes.workers) if "throughput" in parts else 1, batch)
+        say(db.backend, "worker processes started")
+        try:
+            if "throughput" in parts:
+                out.update(measure_throughput(db, templates, sizes, workers))
+            if "memory" in parts:
+                out["memory"] = measure_memory(db, templates, sizes, workers)
+        finally:
+            workers.close()
+    if "lag" in parts:
         db.reset()
-        small = max(3, sizes.pending // 10)
-        pending, due = load(db, templates, pending=small, due=sizes.memory_due)
-        first = workers.sweep(1)
-        load_pending(db, templates, sizes.pending - pending, tag="Q")
-        load_due(db, templates, sizes.memory_due, tag="E")
-        second = workers.sweep(1)
-        out["memory"] = {
-            "rss_start": workers.rss_start[0],
-            "small": {"pending": pending, **first},
-            "large": {"pending": sizes.pending, **second},
-        }
-        say(
-            db.backend,
-            f"worker RSS {first['rss'] / 1024:.1f} MiB with {pending:,} pending, "
-            f"{second['rss'] / 1024:.1f} MiB with {sizes.pending:,}",
+        pending = load_pending(db, templates, max(3, sizes.pending // 10))
+        # placed after the load, so the first timers are not due before the worker runs
+        first_due = _now() + dt.timedelta(seconds=1.0 + sizes.lag_timers / 2000)
+        load_due(db, templates, sizes.lag_timers, due_at=steady(first_due, sizes.lag_rate))
+        out["lag"] = measure_lag(
+            db, count=sizes.lag_timers, rate=sizes.lag_rate, first_due=first_due
         )
-    finally:
-        workers.close()
-    db.reset()
-    pending = load_pending(db, templates, max(3, sizes.pending // 10))
-    # placed after the load, so the first timers are not due before the worker runs
-    first_due = _now() + dt.timedelta(seconds=1.0 + sizes.lag_timers / 2000)
-    load_due(db, templates, sizes.lag_timers, due_at=steady(first_due, sizes.lag_rate))
-    out["lag"] = measure_lag(db, count=sizes.lag_timers, rate=sizes.lag_rate, first_due=first_due)
-    out["lag"]["pending"] = pending
-    say(db.backend, f"lag at {sizes.lag_rate}/s: {out['lag']}")
-    out["apscheduler"] = measure_apscheduler(aps_url, sizes.aps_jobs)
-    say(db.backend, f"APScheduler: {out['apscheduler']}")
+        out["lag"]["pending"] = pending
+        say(db.backend, f"lag at {sizes.lag_rate}/s: {out['lag']}")
+    if "apscheduler" in parts:
+        out["apscheduler"] = measure_apscheduler(aps_url, sizes.aps_jobs)
+        say(db.backend, f"APScheduler: {out['apscheduler']}")
     return out
 
 
-def run(sizes: Sizes, choice: str, pg_url: str, batch: int) -> dict[str, dict[str, Any]]:
+def measure_throughput(
+    db: Database, templates: Templates, sizes: Sizes, workers: Workers
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for count in sizes.workers:
+        db.reset()
+        began = time.perf_counter()
+        pending, due = load(db, templates, pending=sizes.pending, due=sizes.due)
+        loaded = time.perf_counter() - began
+        say(db.backend, f"loaded {pending:,} pending + {due:,} due timers in {loaded:.1f} s")
+        swept = workers.sweep(count)
+        check = counts(db)
+        swept.update(pending=pending, due=due, load_seconds=loaded, **check)
+        swept["exactly_once"] = exactly_once(check, due)
+        out[f"workers_{count}"] = swept
+        say(
+            db.backend,
+            f"{count} worker(s): {swept['rate']:,.0f} escalations/s, "
+            f"exactly once: {swept['exactly_once']}",
+        )
+    return out
+
+
+def measure_memory(
+    db: Database, templates: Templates, sizes: Sizes, workers: Workers
+) -> dict[str, Any]:
+    """One worker process fires the same number of due timers twice: among a tenth of
+    the pending timers, then among all of them."""
+    db.reset()
+    small = max(3, sizes.pending // 10)
+    pending, _ = load(db, templates, pending=small, due=sizes.memory_due)
+    first = workers.sweep(1)
+    load_pending(db, templates, sizes.pending - pending, tag="Q")
+    load_due(db, templates, sizes.memory_due, tag="E")
+    second = workers.sweep(1)
+    say(
+        db.backend,
+        f"worker RSS {first['rss'] / 1024:.1f} MiB with {pending:,} pending, "
+        f"{second['rss'] / 1024:.1f} MiB with {sizes.pending:,}",
+    )
+    return {
+        "rss_start": workers.rss_start[0],
+        "small": {"pending": pending, **first},
+        "large": {"pending": sizes.pending, **second},
+    }
+
+
+def run(
+    sizes: Sizes, choice: str, pg_url: str, batch: int, parts: frozenset[str]
+) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="cf-bench-timers-") as folder:
         tmp = Path(folder)
@@ -655,7 +684,7 @@ def run(sizes: Sizes, choice: str, pg_url: str, batch: int) -> dict[str, dict[st
                 continue
             aps_url = f"sqlite:///{tmp / 'aps.db'}" if backend == "sqlite" else url
             with fresh(backend, url) as db:
-                results[backend] = measure_backend(db, sizes, batch, aps_url)
+                results[backend] = measure_backend(db, sizes, batch, aps_url, parts)
     return results
 
 
@@ -743,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         "$COMPLAINTFLOW_TEST_POSTGRES_URL or the local server)",
     )
     parser.add_argument("--batch-size", type=int, default=200, help="timers per sweep transaction")
+    parser.add_argument("--only", help=f"measure only these (comma-separated): {', '.join(PARTS)}")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--child-sweep",
@@ -768,7 +798,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     load_before = os.getloadavg()
     began = time.perf_counter()
-    results = run(sizes, args.backend, pg_url, args.batch_size)
+    parts = frozenset(args.only.split(",")) if args.only else frozenset(PARTS)
+    if not parts <= set(PARTS):
+        parser.error(f"--only takes a comma-separated list of {', '.join(PARTS)}")
+    results = run(sizes, args.backend, pg_url, args.batch_size, parts)
     elapsed = time.perf_counter() - began
     print()
     print(table(results, sizes))

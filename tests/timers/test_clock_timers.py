@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
+from typing import Any
 
 from complaintflow import AuditRecord, Complaint, ComplaintError, Engine, FakeClock
 from complaintflow.core._clocks import has_pending_timer, next_timer
@@ -28,7 +29,7 @@ def start_handling(engine: Engine, tier: str = "minor", n: int = 0) -> Complaint
     return engine.fire(complaint.id, "start", actor=AGENT, data={"tier": tier})
 
 
-def pending(engine: Engine, complaint_id: str, clock: str) -> list[dict[str, object]]:
+def pending(engine: Engine, complaint_id: str, clock: str) -> list[dict[str, Any]]:
     return [
         r
         for r in timer_rows(engine, complaint_id)
