@@ -243,10 +243,10 @@ def _load_or_exit(file: Path) -> Workflow:
 
 def _register_commands() -> None:
     """Commands that live beside the modules they drive."""
-    from complaintflow import _cli_worker, _replay, _simulate
+    from complaintflow import _cli_check, _cli_worker, _replay, _simulate
     from complaintflow.reporting import _cli as report_cli
 
-    for module in (_cli_worker, report_cli, _simulate, _replay):
+    for module in (_cli_worker, report_cli, _simulate, _replay, _cli_check):
         module.register(app)
 
 

@@ -76,6 +76,21 @@ def escalation_skips_a_level(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_apply, "_escalate", skip)
 
 
+def breach_escalation_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A breach escalation recorded as ``escalate`` from the state to itself, whatever the
+    workflow's ``escalate`` transition says, and without that trigger's clock rules (a
+    bug the kit found in the engine, since fixed)."""
+
+    def in_place(
+        workflow: Workflow, c: Complaint, b: Any, reason: str
+    ) -> tuple[Complaint, str | None, bool]:
+        if "system" in workflow.roles_for("escalate", c.state):
+            b.record("transition", "escalate", c.state, c.state, {"reason": reason})
+        return _apply._escalate(workflow, c, b, reason), None, False
+
+    monkeypatch.setattr(_apply, "_system_escalation", in_place)
+
+
 def timer_not_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
     """A change that arms a clock's next timer without cancelling the one pending."""
     original = _SqlTransaction.write

@@ -19,6 +19,8 @@ from complaintflow import Engine, InvalidInputError, load_workflow
 from complaintflow.store import SqlStore
 from complaintflow.testing import FakeClock, check_workflow, engine_on_temp_sqlite
 
+from ._faults import breach_escalation_in_place
+
 HERE = Path(__file__).resolve().parent
 STANDARD = HERE.parents[1] / "workflows" / "standard.yaml"
 FINDINGS = HERE / "findings"
@@ -55,12 +57,6 @@ def test_one_call_of_run_due_timers_fires_every_timer_due_now() -> None:
         assert late == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: an actor id holding a lone surrogate passes Engine._actor and fails "
-    "in the SQLite driver with UnicodeEncodeError, an undocumented error, instead of "
-    "InvalidInputError (rule engine-error)",
-)
 def test_an_actor_id_that_is_not_unicode_text_is_refused_as_invalid_input() -> None:
     with engine_on_temp_sqlite(STANDARD) as engine:
         with pytest.raises(InvalidInputError):
@@ -68,13 +64,6 @@ def test_an_actor_id_that_is_not_unicode_text_is_refused_as_invalid_input() -> N
         assert engine.query().items == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: core._apply.timer_fired records a breach escalation as a transition "
-    "'escalate' from the state to itself whenever the system may escalate there, also when "
-    "the workflow's escalate transition leads elsewhere; the audit trail is then no path "
-    "through the graph and the complaint stays put (rule audit-path)",
-)
 def test_a_breach_escalation_follows_the_workflows_escalate_transition() -> None:
     workflow = load_workflow(FINDINGS / "escalate_moves.yaml")
     clock = FakeClock(START)
@@ -89,12 +78,6 @@ def test_a_breach_escalation_follows_the_workflows_escalate_transition() -> None
             assert record.to_state == workflow.destination(record.trigger, record.from_state)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a breach escalation records the trigger 'escalate' but applies the "
-    "clock rules with no trigger, so a clock with stops_on: [escalate] keeps running after "
-    "the system escalated the complaint (rule clock-stops)",
-)
 def test_a_breach_escalation_stops_the_clocks_that_stop_on_escalate() -> None:
     clock = FakeClock(START)
     with engine_on_temp_sqlite(FINDINGS / "stops_on_escalate.yaml", clock=clock) as engine:
@@ -110,13 +93,6 @@ def test_a_breach_escalation_stops_the_clocks_that_stop_on_escalate() -> None:
         assert first_line.status == "stopped"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: when an earlier timer of the same sweep batch closes a complaint "
-    "(the feedback auto-close), the change cancels the complaint's other pending timers, but "
-    "the sweeper then settles those already claimed as 'stale' over 'cancelled' and logs "
-    "timer.stale ('a change should have cancelled this timer'), a false alarm",
-)
 def test_a_timer_cancelled_by_an_earlier_timer_of_the_same_sweep_stays_cancelled() -> None:
     clock = FakeClock(START)
     with engine_on_temp_sqlite(STANDARD, clock=clock) as engine:
@@ -135,11 +111,19 @@ def test_a_timer_cancelled_by_an_earlier_timer_of_the_same_sweep_stays_cancelled
         assert [t["status"] for t in overall] == ["cancelled"]
 
 
-def test_the_kit_finds_the_breach_escalation_bugs_with_its_default_budget() -> None:
-    """The two escalation findings above, as the kit reports them."""
-    moves = check_workflow(FINDINGS / "escalate_moves.yaml", seed=1, shrink_seconds=5)
-    stops = check_workflow(FINDINGS / "stops_on_escalate.yaml", seed=1, shrink_seconds=5)
-    assert moves.violation is not None
-    assert "audit-path" in moves.violation.names
-    assert stops.violation is not None
-    assert "clock-stops" in stops.violation.names
+def test_the_kit_finds_the_breach_escalation_bugs_with_its_default_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The two escalation findings above, as the kit reported them: with the old
+    behaviour put back, each workflow breaks its rule; with the fix, neither does."""
+    moves = FINDINGS / "escalate_moves.yaml"
+    stops = FINDINGS / "stops_on_escalate.yaml"
+    for path in (moves, stops):
+        assert check_workflow(path, seed=1, shrink_seconds=1).passed, path.name
+    breach_escalation_in_place(monkeypatch)
+    moved = check_workflow(moves, seed=1, shrink_seconds=5)
+    stopped = check_workflow(stops, seed=1, shrink_seconds=5)
+    assert moved.violation is not None
+    assert "audit-path" in moved.violation.names
+    assert stopped.violation is not None
+    assert "clock-stops" in stopped.violation.names

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
+import complaintflow._cli
 import complaintflow.testing
 from complaintflow import Engine, load_workflow
 from complaintflow.store import SqlStore
@@ -24,7 +25,6 @@ from complaintflow.testing import (
     engine_on_temp_sqlite,
     workflow_state_machine,
 )
-from complaintflow.testing._cli import register
 from complaintflow.testing._facts import facts_of
 from complaintflow.testing._invariants import Observed, TimerRow, check, violation_class
 from complaintflow.testing._story import Story, show_value
@@ -237,14 +237,7 @@ def test_the_machine_runs_under_unittest_and_finds_a_seeded_bug() -> None:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.command()
-    def other() -> None:  # a second command, so that "check" stays a subcommand
-        """Placeholder."""
-
-    return app
+    return complaintflow._cli.app
 
 
 def test_check_exits_0_when_every_rule_holds() -> None:
@@ -266,6 +259,25 @@ def test_check_exits_1_and_prints_the_story_when_a_rule_breaks() -> None:
     assert "rerun with --seed 1" in result.output
     assert "Counterexample for seeded-clock-stop-bypassed@1" in result.output
     assert "!! rule broken: resolved-before-feedback" in result.output
+
+
+def test_check_tells_the_kits_own_defaults() -> None:
+    from complaintflow.testing import DEFAULT_EXAMPLES, DEFAULT_SHRINK_SECONDS, DEFAULT_STEPS
+
+    output = CliRunner().invoke(cli(), ["check", "--help"]).output
+    text = " ".join(output.replace("│", " ").split())
+    assert f"per workflow (default {DEFAULT_EXAMPLES})" in text
+    assert f"Steps per run (default {DEFAULT_STEPS})" in text
+    assert f"(default {DEFAULT_SHRINK_SECONDS} s)" in text
+
+
+def test_check_without_hypothesis_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "complaintflow.testing", None)
+    result = CliRunner().invoke(cli(), ["check", str(STANDARD_FILE)])
+    assert result.exit_code == 2
+    assert "pip install 'complaintflow[testing]'" in result.output
 
 
 def test_check_exits_2_on_an_invalid_workflow_file() -> None:

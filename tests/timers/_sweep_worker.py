@@ -5,7 +5,7 @@
 
 It sweeps in a loop with the system clock until ``--seconds`` have passed (a bound,
 so a forgotten process cannot outlive its test). With ``--die-before-commit`` it
-leases one batch, applies the first timer's effect inside the transaction, and then
+leases one batch, writes its effects inside the transaction, and then
 SIGKILLs itself before the commit; the test hook is patched in here, not in the
 library.
 """
@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from complaintflow import Engine, StoreError
@@ -25,15 +26,15 @@ from complaintflow.store import _sql
 
 
 def die_before_commit() -> None:
-    settle = _sql._SqlTransaction.settle_timer
+    settle = _sql._SqlTransaction.settle_timers
 
-    def settle_then_die(self: Any, timer_id: int, status: str, at: dt.datetime) -> None:
-        settle(self, timer_id, status, at)
-        # the effect and 'fired' are written, the transaction is open: die here
-        print(f"dying timer={timer_id}", flush=True)
+    def settle_then_die(self: Any, outcomes: Sequence[Any], at: dt.datetime) -> None:
+        settle(self, outcomes, at)
+        # the effects and 'fired' are written, the transaction is open: die here
+        print(f"dying timer={outcomes[0].claimed.id}", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    _sql._SqlTransaction.settle_timer = settle_then_die  # type: ignore[method-assign]
+    _sql._SqlTransaction.settle_timers = settle_then_die  # type: ignore[method-assign]
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from complaintflow import Complaint, Engine, FakeClock
 from complaintflow.timers import Sweeper, SweepResult
@@ -298,3 +299,70 @@ def test_due_timers_fired_by_one_sweep_arm_their_successors_in_the_same_transact
     assert statuses == {("handle", 0, "fired"): 3, ("handle", 1, "pending"): 3}
     for complaint in complaints:
         assert_timers_match_clocks(engine, complaint.id)
+
+
+# --- one batch, several timers of a complaint -------------------------------------------------
+
+
+def close_after_feedback_wait(engine: Engine, clock: FakeClock) -> str:
+    """A complaint whose feedback timer (7 days) and overall warning (24 days) are both
+    due after ``clock`` moves 25 days on."""
+    cid = engine.open(intake(0), actor=AGENT).id
+    engine.fire(cid, "acknowledge", actor=AGENT)
+    engine.fire(cid, "classify", actor=AGENT, data={"tier": "minor", "category": "service"})
+    engine.fire(cid, "start_handling", actor=AGENT)
+    engine.fire(cid, "resolve", actor=AGENT, data={"solution": "replaced"})
+    engine.fire(cid, "send_result", actor=AGENT, data={"channel": "phone", "said": "done"})
+    clock.advance(dt.timedelta(days=25))
+    return cid
+
+
+def test_a_timer_cancelled_by_an_earlier_timer_of_its_batch_is_settled_cancelled_quietly(
+    standard_engine: Engine, clock: FakeClock
+) -> None:
+    cid = close_after_feedback_wait(standard_engine, clock)
+    with capture_logs() as logs:
+        result = standard_engine.sweeper().run_once()
+    assert (result.leased, result.fired, result.stale, result.failed) == (2, 1, 0, 0)
+    assert standard_engine.get(cid).state == "closed"
+    statuses = {r["clock"]: r["status"] for r in timer_rows(standard_engine, cid)}
+    assert (statuses["_feedback"], statuses["overall"]) == ("fired", "cancelled")
+    assert [e["event"] for e in logs if e["event"].startswith("timer.")] == []
+
+
+def comparable(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Audit records and timer rows, without the ids that differ between two runs."""
+    records = []
+    for complaint in engine.query(limit=100):
+        for r in engine.history(complaint.id):
+            data = {k: v for k, v in r.data.items() if k not in ("lag_seconds", "complaint_id")}
+            records.append((r.version, r.seq, r.kind, r.trigger, r.to_state, sorted(data)))
+    timers = sorted(
+        (r["clock"], r["kind"], r["sequence"], r["due_at"], r["status"], r["fired_at"])
+        for r in timer_rows(engine)
+    )
+    return records, timers
+
+
+def test_a_batch_writes_what_firing_its_timers_one_by_one_would(
+    db_url: str, clock: FakeClock
+) -> None:
+    engines = [
+        Engine.from_url(db_url, workflows=STANDARD, clock=clock, table_prefix=new_prefix())
+        for _ in range(2)
+    ]
+    try:
+        for engine in engines:
+            for n in range(4):
+                engine.open(intake(n), actor=AGENT)
+        # the acknowledge and respond warnings, then their breaches, are due together
+        clock.advance(30 * H)
+        one_by_one = engines[0].sweeper(batch_size=1)
+        batched = engines[1].sweeper(batch_size=200)
+        assert one_by_one.run_until_idle() == batched.run_until_idle() == 16
+        assert comparable(engines[0]) == comparable(engines[1])
+        assert [c.escalation_level for c in engines[1].query(limit=10)] == [2] * 4
+    finally:
+        for engine in engines:
+            drop_tables(sql_store(engine))
+            engine.close()

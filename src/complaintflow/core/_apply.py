@@ -41,6 +41,7 @@ from complaintflow.core._records import (
 from complaintflow.definition._compile import CompiledTransition, Workflow
 from complaintflow.definition._models import Action
 from complaintflow.exceptions import (
+    ComplaintflowError,
     GuardRejectedError,
     InvalidInputError,
     MissingFieldsError,
@@ -454,26 +455,10 @@ def fire(
             ],
         )
     check_reopen_window(workflow, complaint, trigger, ct.dest_from(complaint.state), now)
-    row = _Row(complaint.state)
-    workflow.apply(row, trigger, index)
     version = complaint.version + 1
     b = _Builder(complaint, actor, now, correlation_id, idempotency_key, version)
-    facts = {**complaint.facts, **{k: v for k, v in data.items() if k not in _COMPLAINT_FIELDS}}
-    c = replace(complaint, state=row.state, version=version, updated_at=now, facts=facts)
-    if "category" in data:
-        c = replace(c, category=data["category"])
-    reopened = is_reopen(workflow, complaint, row.state)
-    if reopened:
-        c = replace(c, reopen_count=c.reopen_count + 1, closed_at=None)
-    if workflow.is_final(row.state) and not workflow.is_final(complaint.state):
-        c = replace(c, closed_at=now)
-    b.record("transition", trigger, complaint.state, row.state, data)
-    if "tier" in data:
-        c = _set_tier(workflow, c, b, data["tier"])
-    for action in ct.spec.actions:
-        c = _run_action(workflow, c, b, action, str(data.get("reason", trigger)))
-    if reopened and reopen_escalates(workflow, c.reopen_count):
-        c = _escalate(workflow, c, b, f"reopened {c.reopen_count} times")
+    c = replace(complaint, version=version, updated_at=now)
+    c, reopened = _move(workflow, c, b, index, ct, trigger, data)
     c, cancel, arm = _clock_effects(workflow, complaint, c, trigger, b, calendar, reopened=reopened)
     loop_cancel, loop_arm = loop_timers(workflow, complaint, c, trigger, now, calendar)
     return Change(
@@ -485,6 +470,62 @@ def fire(
         tuple(b.notifications),
         trigger,
     )
+
+
+def _move(
+    workflow: Workflow,
+    c: Complaint,
+    b: _Builder,
+    index: int,
+    ct: CompiledTransition,
+    trigger: str,
+    data: Mapping[str, Any],
+    *,
+    keep_facts: bool = False,
+) -> tuple[Complaint, bool]:
+    """The chosen transition applied to ``c``: state, facts, the transition record, the
+    tier it sets and its actions. Returns the complaint and whether this reopened it."""
+    row = _Row(c.state)
+    workflow.apply(row, trigger, index)
+    moved = replace(c, state=row.state)
+    if not keep_facts:
+        given = {k: v for k, v in data.items() if k not in _COMPLAINT_FIELDS}
+        moved = replace(moved, facts={**c.facts, **given})
+    if "category" in data:
+        moved = replace(moved, category=data["category"])
+    reopened = is_reopen(workflow, c, row.state)
+    if reopened:
+        moved = replace(moved, reopen_count=moved.reopen_count + 1, closed_at=None)
+    if workflow.is_final(row.state) and not workflow.is_final(c.state):
+        moved = replace(moved, closed_at=b.now)
+    b.record("transition", trigger, c.state, row.state, data)
+    if "tier" in data:
+        moved = _set_tier(workflow, moved, b, data["tier"])
+    for action in ct.spec.actions:
+        moved = _run_action(workflow, moved, b, action, str(data.get("reason", trigger)))
+    if reopened and reopen_escalates(workflow, moved.reopen_count):
+        moved = _escalate(workflow, moved, b, f"reopened {moved.reopen_count} times")
+    return moved, reopened
+
+
+def _system_escalation(
+    workflow: Workflow, c: Complaint, b: _Builder, reason: str
+) -> tuple[Complaint, str | None, bool]:
+    """A breach escalation: the workflow's own ``escalate`` transition, fired by the
+    system actor (state, actions and clock rules of that trigger apply), where the
+    system may fire it now; otherwise an escalation effect in place.
+
+    Returns the complaint, the trigger fired (or ``None``) and whether it reopened."""
+    data = {"reason": reason}
+    try:
+        index, ct = _choose(workflow, c, "escalate", Actor.system(), data, lambda: (c, data))
+        check_reopen_window(workflow, c, "escalate", ct.dest_from(c.state), b.now)
+    except ComplaintflowError:
+        return _escalate(workflow, c, b, reason), None, False
+    moved, reopened = _move(workflow, c, b, index, ct, "escalate", data, keep_facts=True)
+    if not any(action.kind == "escalate" for action in ct.spec.actions):
+        moved = _escalate(workflow, moved, b, reason)
+    return moved, "escalate", reopened
 
 
 def timer_is_current(workflow: Workflow, complaint: Complaint, timer: TimerSpec) -> bool:
@@ -663,6 +704,8 @@ def timer_fired(
         },
     )
     reason = f"clock {timer.clock} {'breached' if kind != 'warning' else 'warning'}"
+    fired: str | None = None
+    reopened = False
     if kind == "warning":
         roles = {c.assignee_role or c.owner_role}
         for role in sorted(r for r in roles if r):
@@ -683,13 +726,13 @@ def timer_fired(
         if spec.on_breach.raise_tier:
             c = _run_action(workflow, c, b, Action(raise_tier=True), reason)
         if spec.on_breach.escalate:
-            if "system" in workflow.roles_for("escalate", c.state):
-                # an ordinary lifecycle event of the system actor, when the workflow has one
-                b.record("transition", "escalate", c.state, c.state, {"reason": reason})
-            c = _escalate(workflow, c, b, reason)
+            c, fired, reopened = _system_escalation(workflow, c, b, reason)
     c, cancel, arm = _clock_effects(
-        workflow, complaint, c, None, b, calendar, frozenset({timer.clock})
+        workflow, complaint, c, fired, b, calendar, frozenset({timer.clock}), reopened=reopened
     )
+    if fired is not None:
+        loop_cancel, loop_arm = loop_timers(workflow, complaint, c, fired, now, calendar)
+        cancel, arm = cancel | loop_cancel, arm + loop_arm
     return Change(complaint, c, tuple(b.audit), cancel, arm, tuple(b.notifications), kind)
 
 

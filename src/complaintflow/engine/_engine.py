@@ -70,17 +70,29 @@ def _actor(value: object, what: str = "actor") -> Actor:
         or not actor.role
         or len(actor.id) > 200
         or len(actor.role) > 64
+        or not _encodable(actor.id)
+        or not _encodable(actor.role)
     ):
         raise InvalidInputError(
-            what, ["id and role must be non-empty strings (id at most 200, role 64 characters)"]
+            what,
+            ["id and role must be non-empty Unicode strings (id at most 200, role 64 characters)"],
         )
     return actor
 
 
+def _encodable(value: str) -> bool:
+    """False for text no database can store: lone surrogates are not Unicode text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: object, what: str, *, max_length: int = 200) -> str:
-    if not isinstance(value, str) or not value or len(value) > max_length:
+    if not isinstance(value, str) or not value or len(value) > max_length or not _encodable(value):
         raise InvalidInputError(
-            what, [f"expected a non-empty string of at most {max_length} characters"]
+            what, [f"expected a non-empty Unicode string of at most {max_length} characters"]
         )
     return value
 
@@ -741,8 +753,8 @@ class Engine:
                         f"unknown workflow {value!r}; loaded: {', '.join(sorted(self._workflows))}"
                     )
             elif name in ("owner", "customer_ref"):
-                if not isinstance(value, str) or len(value) > 200:
-                    errors.append(f"{name} must be a string of at most 200 characters")
+                if not isinstance(value, str) or len(value) > 200 or not _encodable(value):
+                    errors.append(f"{name} must be a Unicode string of at most 200 characters")
             elif name == "open":
                 if not isinstance(value, bool):
                     errors.append("open must be True or False")

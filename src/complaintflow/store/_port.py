@@ -67,6 +67,17 @@ class ClaimedTimer:
 
 
 @dataclass(frozen=True)
+class TimerOutcome:
+    """How a claimed timer ends in its sweep: ``fired`` with the ``change`` it made,
+    or ``cancelled`` (an earlier change of the same sweep cancelled it), ``stale`` (its
+    clock moved on) or ``failed`` (no effect could be computed), without one."""
+
+    claimed: ClaimedTimer
+    status: str
+    change: Change | None = None
+
+
+@dataclass(frozen=True)
 class OutboxMessage:
     """A notification waiting in the outbox."""
 
@@ -159,6 +170,26 @@ class StoreTransaction(ABC):
     def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
         """Mark a locked timer ``fired`` (its effect is written in this transaction) or
         ``stale`` (its clock moved on; nothing to do)."""
+
+    def settle_timers(self, outcomes: Sequence[TimerOutcome], at: dt.datetime) -> None:
+        """Write the changes of a sweep's fired timers and settle each timer at ``at``.
+
+        The changes are applied in order; several may concern one complaint, each
+        starting from the snapshot the one before left. The result is what ``write``
+        of each change, then ``settle_timer`` of each timer, would leave, except that a
+        change does not cancel the timer it fires (that one is settled ``fired``), and
+        adapters may write it all at once (one statement per kind, not per timer).
+
+        Raises:
+            ConcurrencyConflictError: a complaint's stored version is not the
+                ``before.version`` of its first change.
+            DuplicateKeyError: an open complaint with the same dedup key exists.
+        """
+        for outcome in outcomes:
+            if outcome.change is not None:
+                self.write(outcome.change)
+        for outcome in outcomes:
+            self.settle_timer(outcome.claimed.id, outcome.status, at)
 
 
 class Store(ABC):

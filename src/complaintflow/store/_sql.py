@@ -53,6 +53,7 @@ from complaintflow.store._port import (
     Store,
     StoredIdempotency,
     StoreTransaction,
+    TimerOutcome,
 )
 from complaintflow.store._tables import Tables, build_tables
 
@@ -311,6 +312,69 @@ class _SqlTransaction(StoreTransaction):
 
     def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
         _sweep.mark(self.conn, self.t, timer_id, status, at)
+
+    def settle_timers(self, outcomes: Sequence[TimerOutcome], at: dt.datetime) -> None:
+        # one executemany per statement kind: a few round trips per batch, not per timer
+        _sweep.settle(self.conn, self.t, [(o.claimed.id, o.status) for o in outcomes], at)
+        fired = [(o.claimed, o.change) for o in outcomes if o.change is not None]
+        if any(change.before is None for _, change in fired):  # pragma: no cover
+            # timers fire on stored complaints, never on new ones
+            super().settle_timers([o for o in outcomes if o.change is not None], at)
+            return
+        first: dict[str, Complaint] = {}
+        last: dict[str, Complaint] = {}
+        audit: list[AuditRecord] = []
+        notifications: list[Notification] = []
+        arms: dict[tuple[str, str], list[TimerSpec]] = {}
+        cancels: dict[tuple[str, str], None] = {}
+        for claimed, change in fired:
+            cid = change.after.id
+            if change.before is not None:
+                first.setdefault(cid, change.before)
+            last[cid] = change.after
+            audit.extend(change.audit)
+            notifications.extend(change.notifications)
+            for clock in change.cancel_clocks:
+                arms.pop((cid, clock), None)  # armed earlier in this batch: never written
+                if clock != claimed.timer.clock:
+                    cancels[cid, clock] = None
+            for timer in change.arm:
+                arms.setdefault((cid, timer.clock), []).append(timer)
+        self._update_swept(first, last)
+        sql = self.sql
+        if audit:
+            self.conn.execute(sql.audit, [audit_to_row(r) for r in audit])
+        _sweep.cancel_clocks(self.conn, self.t, list(cancels), at)
+        armed = [_timer_row(t, at) for timers in arms.values() for t in timers]
+        if armed:
+            self.conn.execute(sql.timers, armed)
+        if notifications:
+            self.conn.execute(sql.outbox, [_outbox_row(n) for n in notifications])
+
+    def _update_swept(self, first: dict[str, Complaint], last: dict[str, Complaint]) -> None:
+        """Update each complaint from its ``first`` snapshot to its ``last`` in one
+        executemany, checking the version."""
+        rows = []
+        for cid, before in first.items():
+            after = last[cid]
+            if (before.closed_at is None) != (after.closed_at is None):
+                # closed (or reopened): the dedup key moves, which write() knows how to do
+                self.write(Change(before, after, ()))
+                continue
+            row = complaint_to_row(after, changes_only=True)
+            row["b_id"] = row.pop("id")
+            row["b_version"] = before.version
+            del row["open_dedup_key"]
+            rows.append(row)
+        if not rows or self.conn.execute(self.sql.update, rows).rowcount == len(rows):
+            return
+        stored = _sweep.versions(self.conn, self.t, [row["b_id"] for row in rows])
+        for row in rows:
+            if stored.get(row["b_id"]) != row["b_version"]:
+                actual = stored.get(row["b_id"])
+                raise ConcurrencyConflictError(
+                    row["b_id"], row["b_version"], actual if actual is not None else -1
+                )
 
 
 def _timer_row(t: TimerSpec, now: dt.datetime) -> dict[str, Any]:

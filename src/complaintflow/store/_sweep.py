@@ -4,13 +4,13 @@ Exactly one effect per timer, across crashes and many workers:
 
 1. ``lease``: in a short transaction, pick due pending timers whose lease is free
    (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers never wait for each other) and
-   write ``lease_owner``/``lease_until``. A worker that dies after this leaves a lease
-   that expires; another worker then takes the timer over.
+   write ``lease_owner``/``lease_until``, in one statement. A worker that dies after
+   this leaves a lease that expires; another worker then takes the timer over.
 2. ``lock_leased``: in the transaction that applies the effects, lock the complaints
    first and the timers second, the same order the application path takes (it
    updates the complaint, then cancels and arms its timers), so sweepers and request
    handlers cannot deadlock; keep only timers still pending and still leased by this
-   worker. The effect and ``status = 'fired'`` commit together.
+   worker. The effects and the settled statuses commit together.
 
 On PostgreSQL, sweeper transactions set ``lock_timeout`` and
 ``idle_in_transaction_session_timeout`` so a hung (not dead) worker cannot hold locks
@@ -20,10 +20,10 @@ longer than its lease.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from complaintflow.core._records import TimerSpec
 from complaintflow.store._codec import complaint_from_row
@@ -31,13 +31,59 @@ from complaintflow.store._port import ClaimedTimer
 from complaintflow.store._tables import Tables
 
 
+class Statements:
+    """The sweeper's statements, built once per set of tables so SQLAlchemy caches
+    their SQL and no statement is built per timer."""
+
+    def __init__(self, tables: Tables) -> None:
+        timers = tables.timers
+        t = timers.c
+        self.settle = (
+            update(timers)
+            .where(t.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                fired_at=bindparam("b_at"),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        self.release = (
+            update(timers)
+            .where(t.id == bindparam("b_id"))
+            .values(lease_owner=None, lease_until=None)
+        )
+        # one (complaint, clock) per parameter set, so a batch's cancels go in one executemany
+        self.cancel_clock = (
+            update(timers)
+            .where(
+                t.complaint_id == bindparam("b_id"),
+                t.clock == bindparam("b_clock"),
+                t.status == "pending",
+            )
+            .values(status="cancelled", fired_at=bindparam("b_at"))
+        )
+        self.version = select(tables.complaints.c.id, tables.complaints.c.version).where(
+            tables.complaints.c.id.in_(bindparam("b_ids", expanding=True))
+        )
+
+
+@functools.lru_cache(maxsize=32)
+def statements(tables: Tables) -> Statements:
+    """The sweeper's statements for ``tables`` (built on first use)."""
+    return Statements(tables)
+
+
 def guard_postgres(conn: Connection, lease: dt.timedelta) -> None:
     """Bound how long this transaction may wait for or sit on locks (PostgreSQL only)."""
     if conn.dialect.name != "postgresql":
         return
     millis = max(1000, int(lease.total_seconds() * 1000))
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {min(millis, 10_000)}")
-    conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {millis}")
+    # both settings in one round trip; set_config(..., true) is SET LOCAL
+    conn.exec_driver_sql(
+        f"SELECT set_config('lock_timeout', '{min(millis, 10_000)}', true), "
+        f"set_config('idle_in_transaction_session_timeout', '{millis}', true)"
+    )
 
 
 def lease(
@@ -59,14 +105,14 @@ def lease(
     pick = select(t.id).where(available).order_by(t.due_at, t.id).limit(limit)
     if conn.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    ids = list(conn.execute(pick).scalars())
-    if ids:
-        conn.execute(
-            update(tables.timers)
-            .where(t.id.in_(ids))
-            .values(lease_owner=worker, lease_until=now + lease)
-        )
-    return ids
+    # pick and lease in one statement; RETURNING has no order, so sort here
+    rows = conn.execute(
+        update(tables.timers)
+        .where(t.id.in_(pick.scalar_subquery()))
+        .values(lease_owner=worker, lease_until=now + lease)
+        .returning(t.id, t.due_at)
+    ).all()
+    return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
 def lock_leased(
@@ -80,7 +126,7 @@ def lock_leased(
     owners = select(t.complaint_id).where(t.id.in_(list(ids))).distinct()
     complaints_stmt = select(tables.complaints).where(c.id.in_(owners)).order_by(c.id)
     timers_stmt = (
-        select(tables.timers)
+        select(t.id, t.complaint_id, t.clock, t.kind, t.due_at, t.threshold, t.sequence)
         .where(t.id.in_(list(ids)), t.status == "pending", t.lease_owner == worker)
         .order_by(t.due_at, t.id)
     )
@@ -91,41 +137,52 @@ def lock_leased(
         row["id"]: complaint_from_row(row) for row in conn.execute(complaints_stmt).mappings()
     }
     claimed = []
-    for row in conn.execute(timers_stmt).mappings():
-        complaint = complaints.get(row["complaint_id"])
+    for timer_id, complaint_id, *spec in conn.execute(timers_stmt):
+        complaint = complaints.get(complaint_id)
         if complaint is None:  # pragma: no cover - complaints are never deleted
             continue
-        claimed.append(ClaimedTimer(row["id"], timer_from_row(row), complaint))
+        claimed.append(ClaimedTimer(timer_id, TimerSpec(complaint_id, *spec), complaint))
     return claimed
 
 
-def timer_from_row(row: Any) -> TimerSpec:
-    return TimerSpec(
-        row["complaint_id"],
-        row["clock"],
-        row["kind"],
-        row["due_at"],
-        row["threshold"],
-        row["sequence"],
-    )
+def settle(
+    conn: Connection, tables: Tables, settled: Sequence[tuple[int, str]], at: dt.datetime
+) -> None:
+    """Settle timers as ``(id, status)``: ``fired`` (the effect is written in this
+    transaction), ``cancelled`` (a change of the same transaction cancelled it),
+    ``stale`` (nothing to do) or ``failed`` (no effect could be computed)."""
+    if settled:
+        conn.execute(
+            statements(tables).settle,
+            [{"b_id": timer_id, "b_status": status, "b_at": at} for timer_id, status in settled],
+        )
 
 
 def mark(conn: Connection, tables: Tables, timer_id: int, status: str, at: dt.datetime) -> None:
-    """Settle a timer: ``fired`` (its effect applied) or ``stale`` (nothing to do)."""
-    conn.execute(
-        update(tables.timers)
-        .where(tables.timers.c.id == timer_id)
-        .values(status=status, fired_at=at, lease_owner=None, lease_until=None)
-    )
+    """Settle one timer (see :func:`settle`)."""
+    settle(conn, tables, [(timer_id, status)], at)
 
 
 def release(conn: Connection, tables: Tables, timer_id: int) -> None:
     """Clear a timer's lease so any worker may take it at once."""
-    conn.execute(
-        update(tables.timers)
-        .where(tables.timers.c.id == timer_id)
-        .values(lease_owner=None, lease_until=None)
-    )
+    conn.execute(statements(tables).release, {"b_id": timer_id})
+
+
+def cancel_clocks(
+    conn: Connection, tables: Tables, pairs: Sequence[tuple[str, str]], at: dt.datetime
+) -> None:
+    """Cancel the pending timers of each ``(complaint id, clock)``."""
+    if pairs:
+        conn.execute(
+            statements(tables).cancel_clock,
+            [{"b_id": cid, "b_clock": clock, "b_at": at} for cid, clock in pairs],
+        )
+
+
+def versions(conn: Connection, tables: Tables, complaint_ids: Sequence[str]) -> dict[str, int]:
+    """The stored version of each complaint."""
+    rows = conn.execute(statements(tables).version, {"b_ids": list(complaint_ids)})
+    return {row[0]: row[1] for row in rows}
 
 
 def next_due(conn: Connection, tables: Tables, now: dt.datetime) -> dt.datetime | None:

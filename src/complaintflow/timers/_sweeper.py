@@ -16,7 +16,7 @@ from complaintflow.core._clocks import WorkingTime
 from complaintflow.core._records import Complaint
 from complaintflow.definition._compile import Workflow
 from complaintflow.exceptions import ComplaintflowError
-from complaintflow.store._port import ClaimedTimer, DuplicateKeyError, Store, StoreTransaction
+from complaintflow.store._port import ClaimedTimer, DuplicateKeyError, Store, TimerOutcome
 from complaintflow.time._clock import Clock
 
 
@@ -79,17 +79,21 @@ class Sweeper:
         self.batch_size = batch_size
         self.lease = lease
         self._log = _logging.get_logger("complaintflow.timers")
+        self._behind = False
 
     def run_once(self) -> SweepResult:
         """Lease one batch of due timers and fire them in one transaction."""
         now = self._clock.now()
-        due = self._store.next_due(now)
-        if due is None or due > now:
-            # a read instead of a write transaction: idle sweeps take no write lock
-            return SweepResult(0, 0, 0, 0)
+        if not self._behind:
+            due = self._store.next_due(now)
+            if due is None or due > now:
+                # a read instead of a write transaction: idle sweeps take no write lock
+                return SweepResult(0, 0, 0, 0)
         ids = self._store.lease_due_timers(
             now, limit=self.batch_size, worker=self.worker_id, lease=self.lease
         )
+        # a full batch says more are likely due: the next sweep leases at once
+        self._behind = len(ids) >= self.batch_size
         if not ids:
             return SweepResult(0, 0, 0, 0)
         for attempt in range(3):
@@ -124,14 +128,18 @@ class Sweeper:
         return fired
 
     def _fire(self, ids: list[int]) -> tuple[list[Change], int, int, int]:
+        """Compute every effect of the batch first, then write them all at once."""
+        outcomes: list[TimerOutcome] = []
         changes: list[Change] = []
         stale = failed = deferred = 0
         with self._store.transaction() as tx:
             now = self._clock.now()
             latest: dict[str, Complaint] = {}
+            cancelled: dict[str, set[str]] = {}
             for claimed in tx.lock_leased(ids, worker=self.worker_id, lease=self.lease):
                 complaint = latest.get(claimed.complaint.id, claimed.complaint)
-                if not self._knows(complaint):
+                workflow = self._known_workflow(complaint)
+                if workflow is None:
                     # another worker (say, after a rolling deploy) has the workflow loaded
                     tx.release_timer(claimed.id)
                     deferred += 1
@@ -142,46 +150,47 @@ class Sweeper:
                         timer_id=claimed.id,
                     )
                     continue
-                outcome = self._fire_one(tx, claimed, complaint, now)
-                if outcome is None:
-                    stale += 1
-                elif isinstance(outcome, Exception):
-                    failed += 1
-                else:
-                    changes.append(outcome)
-                    latest[complaint.id] = outcome.after
+                if claimed.timer.clock in cancelled.get(complaint.id, ()):
+                    # an earlier change of this batch cancelled it: as if it had not been due
+                    outcomes.append(TimerOutcome(claimed, "cancelled"))
+                    continue
+                outcome = self._outcome(workflow, claimed, complaint, now)
+                outcomes.append(outcome)
+                if outcome.change is None:
+                    if outcome.status == "stale":
+                        stale += 1
+                    else:
+                        failed += 1
+                    continue
+                changes.append(outcome.change)
+                latest[complaint.id] = outcome.change.after
+                cancelled.setdefault(complaint.id, set()).update(outcome.change.cancel_clocks)
+            if outcomes:
+                tx.settle_timers(outcomes, now)
         return changes, stale, failed, deferred
 
-    def _knows(self, complaint: Complaint) -> bool:
+    def _known_workflow(self, complaint: Complaint) -> Workflow | None:
         try:
-            self._workflow_of(complaint)
+            return self._workflow_of(complaint)
         except ComplaintflowError:
-            return False
-        return True
+            return None
 
-    def _fire_one(
-        self, tx: StoreTransaction, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime
-    ) -> Change | Exception | None:
+    def _outcome(
+        self, workflow: Workflow, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime
+    ) -> TimerOutcome:
         timer = claimed.timer
-        if not core.timer_is_current(self._workflow_of(complaint), complaint, timer):
+        if not core.timer_is_current(workflow, complaint, timer):
             # the clock moved on in a change that should have cancelled this timer
-            tx.settle_timer(claimed.id, "stale", now)
             self._log.warning(
                 "timer.stale", complaint_id=complaint.id, clock=timer.clock, timer_id=claimed.id
             )
-            return None
+            return TimerOutcome(claimed, "stale")
         try:
-            with tx.savepoint():
-                workflow = self._workflow_of(complaint)
-                change = core.timer_fired(
-                    workflow, complaint, timer, now=now, calendar=self._calendar_of(workflow)
-                )
-                tx.write(change)
-                tx.settle_timer(claimed.id, "fired", now)
-                return change
+            change = core.timer_fired(
+                workflow, complaint, timer, now=now, calendar=self._calendar_of(workflow)
+            )
         except ComplaintflowError as error:
             # a timer whose effect cannot be computed must not block the others forever
-            tx.settle_timer(claimed.id, "failed", now)
             self._log.error(
                 "timer.failed",
                 complaint_id=complaint.id,
@@ -189,4 +198,5 @@ class Sweeper:
                 timer_id=claimed.id,
                 error=type(error).__name__,
             )
-            return error
+            return TimerOutcome(claimed, "failed")
+        return TimerOutcome(claimed, "fired", change)

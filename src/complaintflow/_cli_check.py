@@ -1,4 +1,8 @@
-"""``complaintflow check``: hunt for lifecycle rule violations of workflow files."""
+"""``complaintflow check``: hunt for lifecycle rule violations of workflow files.
+
+The QA kit (:mod:`complaintflow.testing`, which needs Hypothesis: the ``testing`` extra)
+is imported only when the command runs, so the other commands start without it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,6 @@ import typer
 from rich.console import Console
 
 from complaintflow.exceptions import WorkflowValidationError
-from complaintflow.testing._machine import (
-    DEFAULT_EXAMPLES,
-    DEFAULT_SHRINK_SECONDS,
-    DEFAULT_STEPS,
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,15 +24,17 @@ def register(app: typer.Typer) -> None:
 def check(
     paths: Annotated[list[Path], typer.Argument(help="Workflow files or folders.")],
     examples: Annotated[
-        int, typer.Option(min=1, help="Runs of the state machine per workflow.")
-    ] = DEFAULT_EXAMPLES,
-    steps: Annotated[int, typer.Option(min=1, help="Steps per run.")] = DEFAULT_STEPS,
+        int | None,
+        typer.Option(min=1, help="Runs of the state machine per workflow (default 60)."),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Steps per run (default 30).")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the search (default: random, printed).")
     ] = None,
     shrink_seconds: Annotated[
-        int, typer.Option(min=0, help="Stop shrinking a counterexample after this long.")
-    ] = DEFAULT_SHRINK_SECONDS,
+        int | None,
+        typer.Option(min=0, help="Stop shrinking a counterexample after this long (default 60 s)."),
+    ] = None,
 ) -> None:
     """Hunt for lifecycle rule violations: drive each workflow on a throw-away SQLite
     file with random permitted and forbidden events, people and jumps of time, checking
@@ -43,12 +44,25 @@ def check(
     printed), 2 when a workflow file is not valid.
     """
     from complaintflow.definition._registry import iter_workflow_files, load_workflow
-    from complaintflow.testing._run import check_workflow
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        from complaintflow.testing import (
+            DEFAULT_EXAMPLES,
+            DEFAULT_SHRINK_SECONDS,
+            DEFAULT_STEPS,
+            check_workflow,
+        )
+    except ImportError as exc:  # Hypothesis is an extra
+        err.print(
+            f"the QA kit needs Hypothesis ({exc}): pip install 'complaintflow[testing]'",
+            markup=False,
+        )
+        raise typer.Exit(2) from exc
 
     # the engine's own warnings (a stale timer, ...) are for operators, not for this report
     logging.getLogger("complaintflow").setLevel(logging.ERROR)
     out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         files = list(iter_workflow_files(paths))
         workflows = [load_workflow(file) for file in files]
@@ -62,7 +76,11 @@ def check(
     broken = 0
     for workflow in workflows:
         result = check_workflow(
-            workflow, examples=examples, steps=steps, seed=seed, shrink_seconds=shrink_seconds
+            workflow,
+            examples=DEFAULT_EXAMPLES if examples is None else examples,
+            steps=DEFAULT_STEPS if steps is None else steps,
+            seed=seed,
+            shrink_seconds=DEFAULT_SHRINK_SECONDS if shrink_seconds is None else shrink_seconds,
         )
         out.print(result.report(), markup=False)
         out.print(f"      ({result.seconds:.1f}s)", markup=False)
