@@ -12,7 +12,7 @@ nothing in test runs that do not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="stop shrinking a counterexample after S seconds (default: the ini option "
         "complaintflow_shrink_seconds, else the kit's)",
     )
+    group.addoption(
+        "--complaintflow-guards",
+        default=None,
+        metavar="MODULE:NAME",
+        help="the host's guards the workflows name, a mapping importable as MODULE:NAME "
+        "(default: the ini option complaintflow_guards; guards not given are played by "
+        "stand-ins that say yes or no)",
+    )
     parser.addini("complaintflow_workflows", "workflow files or folders to check", "linelist")
+    parser.addini("complaintflow_guards", "the host's guards, as MODULE:NAME")
     parser.addini("complaintflow_examples", "runs of the lifecycle state machine per workflow")
     parser.addini("complaintflow_steps", "steps per run of the lifecycle state machine")
     parser.addini("complaintflow_shrink_seconds", "how long to shrink a counterexample")
@@ -103,6 +112,15 @@ def pytest_collection_modifyitems(
     examples = _number(config, "complaintflow_examples", "complaintflow_examples")
     steps = _number(config, "complaintflow_steps", "complaintflow_steps")
     shrink = _number(config, "complaintflow_shrink_seconds", "complaintflow_shrink_seconds")
+    guards = None
+    spec = config.getoption("complaintflow_guards") or str(config.getini("complaintflow_guards"))
+    if spec.strip():
+        from complaintflow.testing._engine import import_guards
+
+        try:
+            guards = import_guards(spec.strip())
+        except ValueError as exc:
+            raise pytest.UsageError(f"--complaintflow-guards: {exc}") from exc
     for file in files:
         item = WorkflowItem.from_parent(
             session,
@@ -112,6 +130,7 @@ def pytest_collection_modifyitems(
             examples=examples,
             steps=steps,
             shrink_seconds=shrink,
+            guards=guards,
         )
         item.add_marker(MARKER)
         items.append(item)
@@ -135,9 +154,11 @@ class WorkflowItem(pytest.Item):
         examples: int | None = None,
         steps: int | None = None,
         shrink_seconds: int | None = None,
+        guards: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.guards = guards
         self.workflow_file = workflow_file
         self.examples = examples
         self.steps = steps
@@ -157,6 +178,7 @@ class WorkflowItem(pytest.Item):
             examples=self.examples or DEFAULT_EXAMPLES,
             steps=self.steps or DEFAULT_STEPS,
             seed=int(seed) if seed is not None and str(seed).isdigit() else None,
+            guards=self.guards,
             shrink_seconds=(
                 DEFAULT_SHRINK_SECONDS if self.shrink_seconds is None else self.shrink_seconds
             ),

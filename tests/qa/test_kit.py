@@ -296,3 +296,63 @@ def test_a_result_reports_its_budget_and_seed() -> None:
         == "ok    wf@1 (wf.yaml): no rule broken in 5 runs of up to 10 steps, seed 42"
     )
     assert dataclasses.replace(result, seed=1).report().endswith("seed 1")
+
+
+# --- guards the host registers ---------------------------------------------------------
+
+GUARDED = Path(__file__).resolve().parent / "guarded" / "reopen_skips_feedback.yaml"
+
+
+def test_a_stand_in_guard_says_both_yes_and_no_and_the_same_again() -> None:
+    from complaintflow.testing._engine import stand_in_guard
+
+    guard = stand_in_guard("customer_reachable")
+    complaint = dataclasses.make_dataclass("C", ["state", "version"])
+    answers = [guard(complaint("resolved", v), {})[0] for v in range(1, 40)]
+    assert set(answers) == {True, False}
+    assert answers == [guard(complaint("resolved", v), {})[0] for v in range(1, 40)]
+    assert guard(complaint("resolved", answers.index(False) + 1), {}) == (
+        False,
+        "the kit's stand-in for guard 'customer_reachable' said no",
+    )
+
+
+def test_check_plays_the_guards_it_is_not_given_and_finds_the_bug_behind_them() -> None:
+    result = CliRunner().invoke(
+        cli(), ["check", str(GUARDED), "--seed", "1", "--shrink-seconds", "1"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "guards played by stand-ins: customer_reachable" in result.output
+    assert "!! rule broken: feedback-before-close" in result.output
+
+
+def test_check_uses_the_hosts_guards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's guard never lets send_result through: the bug behind it is unreachable."""
+    (tmp_path / "host_guards.py").write_text(
+        "GUARDS = {'customer_reachable': lambda complaint, data: (False, 'no phone number')}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        cli(), ["check", str(GUARDED), "--guards", "host_guards:GUARDS", "--examples", "20"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "stand-ins" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ("bad_guards", "expected module:NAME"),
+        ("no_such_module:GUARDS", "cannot import no_such_module:GUARDS"),
+        ("bad_guards:NOT_A_MAPPING", "is not a mapping of guard names to functions"),
+    ],
+)
+def test_check_refuses_guards_it_cannot_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, said: str
+) -> None:
+    (tmp_path / "bad_guards.py").write_text("NOT_A_MAPPING = 3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli(), ["check", str(GUARDED), "--guards", spec])
+    assert result.exit_code == 2
+    assert said in result.output

@@ -73,3 +73,20 @@ def test_a_path_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     run = pytest_in(tmp_path, "--complaintflow-workflow", "missing.yaml")
     assert run.returncode == 4
     assert "no such file or folder" in run.stderr
+
+
+def test_the_hosts_guards_come_from_the_command_line(tmp_path: Path) -> None:
+    """The host's guard never lets send_result through, so the bug behind it is
+    unreachable; a guard module that is no mapping is a usage error."""
+    guarded = HERE / "guarded" / "reopen_skips_feedback.yaml"
+    (tmp_path / "host_guards.py").write_text(
+        "GUARDS = {'customer_reachable': lambda complaint, data: False}\nBAD = 1\n",
+        encoding="utf-8",
+    )
+    common = ["--complaintflow-workflow", str(guarded), "--complaintflow-examples", "20"]
+    common += ["--hypothesis-seed", "1"]
+    run = pytest_in(tmp_path, *common, "--complaintflow-guards", "host_guards:GUARDS")
+    assert run.returncode == 0, run.stdout + run.stderr
+    bad = pytest_in(tmp_path, *common, "--complaintflow-guards", "host_guards:BAD")
+    assert bad.returncode == 4, bad.stdout + bad.stderr
+    assert "not a mapping of guard names to functions" in bad.stderr

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import shutil
 import sqlite3
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -12,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from complaintflow.definition._compile import Guard, Workflow
-from complaintflow.definition._registry import load_workflow, load_workflows
+from complaintflow.definition._registry import (
+    iter_workflow_files,
+    load_workflow,
+    load_workflows,
+)
 from complaintflow.engine._engine import Engine
 from complaintflow.store._sql import SqlStore
 from complaintflow.time._clock import Clock, FakeClock
@@ -47,8 +54,16 @@ def _template(prefix: str) -> Path:
         return path
 
 
-def load(source: WorkflowSource, *, guards: Mapping[str, Guard] | None = None) -> Workflow:
+def load(
+    source: WorkflowSource,
+    *,
+    guards: Mapping[str, Guard] | None = None,
+    stand_ins: bool = False,
+) -> Workflow:
     """``source`` as a compiled workflow (a folder must hold exactly one workflow).
+
+    With ``stand_ins``, guards the file names but ``guards`` does not hold are played
+    by :func:`stand_in_guard`, so that a workflow can be checked without the host's code.
 
     Raises:
         WorkflowValidationError: the file is not a valid workflow.
@@ -58,14 +73,64 @@ def load(source: WorkflowSource, *, guards: Mapping[str, Guard] | None = None) -
         return source
     path = Path(source)
     if path.is_dir():
-        found = load_workflows(path, guards=guards)
-        if len(found) != 1:
+        files = sorted(iter_workflow_files([path]))
+        if len(files) != 1:
             raise ValueError(
-                f"{path} holds {len(found)} workflows; name one file "
-                f"({', '.join(sorted(w.file for w in found.values())) or 'none found'})"
+                f"{path} holds {len(files)} workflows; name one file "
+                f"({', '.join(str(f) for f in files) or 'none found'})"
             )
-        return next(iter(found.values()))
+        path = files[0]
+    if stand_ins:
+        guards = {**standing_in(path, guards), **(guards or {})}
     return load_workflow(path, guards=guards)
+
+
+def standing_in(path: str | Path, guards: Mapping[str, Guard] | None = None) -> dict[str, Guard]:
+    """Stand-ins for the guards the workflow file at ``path`` names that ``guards`` does
+    not hold, by name (see :func:`stand_in_guard`)."""
+    spec = load_workflow(path, guards=guards, require_guards=False).spec
+    named = {name for t in spec.transitions for name in t.guards}
+    return {name: stand_in_guard(name) for name in sorted(named - set(guards or {}))}
+
+
+def import_guards(spec: str) -> Mapping[str, Guard]:
+    """The host's guards named by ``module:NAME``: a mapping of guard names to functions,
+    imported with the current folder on the path.
+
+    Raises:
+        ValueError: ``spec`` is not ``module:NAME``, cannot be imported, or is no such
+            mapping.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"expected module:NAME, got {spec!r}")
+    here = str(Path.cwd())
+    sys.path.insert(0, here)
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {spec}: {exc}") from exc
+    finally:
+        sys.path.remove(here)
+    if not isinstance(found, Mapping) or not all(
+        isinstance(k, str) and callable(v) for k, v in found.items()
+    ):
+        raise ValueError(f"{spec} is not a mapping of guard names to functions")
+    return found
+
+
+def stand_in_guard(name: str) -> Guard:
+    """A stand-in for the host's guard ``name``: it says yes or no, decided by the
+    complaint's state and version and the names of the event's data, so a run and its
+    replay get the same answers and both answers get explored."""
+
+    def decide(complaint: Any, data: Mapping[str, Any] | None = None, *_: Any) -> tuple[bool, str]:
+        key = f"{name}|{complaint.state}|{complaint.version}|{','.join(sorted(data or {}))}"
+        yes = hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=1).digest()[0] < 160
+        return yes, "" if yes else f"the kit's stand-in for guard {name!r} said no"
+
+    decide.__name__ = f"stand_in_{name}"
+    return decide
 
 
 @contextmanager

@@ -825,7 +825,9 @@ def workflow_state_machine(
 
     Args:
         workflow: a compiled workflow, or a workflow file.
-        guards: the host's named guards the workflow refers to (when loading a file).
+        guards: the host's named guards the workflow refers to (when loading a file);
+            those it names but ``guards`` lacks are played by stand-ins that say yes or
+            no (see ``stand_in_guard``).
         max_complaints: complaints per run.
         start: when each run starts (default: Monday 2026-01-05 09:00 in the zone of
             the workflow's calendar, else UTC).
@@ -838,7 +840,7 @@ def workflow_state_machine(
         A ``RuleBasedStateMachine`` subclass; its ``TestCase`` runs it under unittest
         or pytest.
     """
-    compiled = load(workflow, guards=guards)
+    compiled = load(workflow, guards=guards, stand_ins=True)
     calendar = workflow_calendar(compiled)
     tz: dt.tzinfo = calendar.tzinfo if calendar is not None else dt.UTC
     if start is None:

@@ -81,7 +81,9 @@ def check_workflow(
         examples: runs of the state machine.
         steps: steps per run.
         seed: the search's seed (default: a random one, reported in the result).
-        guards: the host's named guards the workflow refers to.
+        guards: the host's named guards the workflow refers to (when loading a file);
+            those it names but ``guards`` lacks are played by stand-ins that say yes or
+            no (see ``stand_in_guard``).
         database: a Hypothesis example database to replay and save failures (default:
             none, so that a seed alone decides the search).
         quiet: keep Hypothesis from printing its own report.
@@ -95,7 +97,7 @@ def check_workflow(
     Raises:
         WorkflowValidationError: the workflow file is not valid.
     """
-    compiled = load(workflow, guards=guards)
+    compiled = load(workflow, guards=guards, stand_ins=True)
     chosen = seed if seed is not None else random.SystemRandom().randrange(2**32)
     settings = kit_settings(
         examples=examples,
