@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +357,9 @@ def test_check_refuses_guards_it_cannot_import(
     result = CliRunner().invoke(cli(), ["check", str(GUARDED), "--guards", spec])
     assert result.exit_code == 2
     assert said in result.output
+
+
+def test_the_qa_guide_lists_every_built_in_rule_as_the_kit_describes_it() -> None:
+    guide = (ROOT / "docs" / "qa-guide.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", guide, flags=re.MULTILINE))
+    assert {name: rows.get(name) for name in BUILTIN_INVARIANTS} == dict(BUILTIN_INVARIANTS)
