@@ -25,6 +25,7 @@ from hypothesis.stateful import (
 )
 
 from complaintflow.core._records import Actor, AuditRecord, Complaint, Intake, Notification
+from complaintflow.definition._calendars import calendar_from_spec
 from complaintflow.definition._compile import Guard, Workflow
 from complaintflow.engine._engine import Engine
 from complaintflow.exceptions import (
@@ -139,17 +140,7 @@ def workflow_calendar(workflow: Workflow) -> BusinessCalendar | None:
     spec = workflow.calendar_spec
     if spec is None or workflow.spec.calendar is None:
         return None
-    return BusinessCalendar(
-        name=workflow.spec.calendar,
-        timezone=spec.timezone,
-        working_hours=spec.working_hours,
-        holidays_country=spec.holidays.country if spec.holidays else None,
-        holidays_subdiv=spec.holidays.subdiv if spec.holidays else None,
-        extra_holidays=spec.extra_holidays,
-        extra_working_days=spec.extra_working_days,
-        make_up_day_hours=spec.make_up_day_hours,
-        covered_years=spec.covered_years,
-    )
+    return calendar_from_spec(workflow.spec.calendar, spec)
 
 
 @dataclass(frozen=True)
