@@ -14,12 +14,14 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
 from complaintflow import Complaint, Engine, FakeClock
+from complaintflow.store._port import ClaimedTimer
 from complaintflow.timers import Sweeper, SweepResult
 
 from ._support import AGENT, STANDARD, drop_tables, intake, new_prefix, sql_store, timer_rows
@@ -323,7 +325,7 @@ def test_a_timer_cancelled_by_an_earlier_timer_of_its_batch_is_settled_cancelled
     cid = close_after_feedback_wait(standard_engine, clock)
     with capture_logs() as logs:
         result = standard_engine.sweeper().run_once()
-    assert (result.leased, result.fired, result.stale, result.failed) == (2, 1, 0, 0)
+    assert result == SweepResult(2, 1, 0, 0, cancelled=1)
     assert standard_engine.get(cid).state == "closed"
     statuses = {r["clock"]: r["status"] for r in timer_rows(standard_engine, cid)}
     assert (statuses["_feedback"], statuses["overall"]) == ("fired", "cancelled")
@@ -366,3 +368,27 @@ def test_a_batch_writes_what_firing_its_timers_one_by_one_would(
         for engine in engines:
             drop_tables(sql_store(engine))
             engine.close()
+
+
+def test_a_complaint_changed_between_read_and_lock_is_fired_from_its_locked_snapshot(
+    engine: Engine, clock: FakeClock
+) -> None:
+    complaints = due_warnings(engine, clock, 3)
+    store = engine.store
+    read_leased = store.read_leased
+
+    def read_then_a_request_comes(*args: Any, **kwargs: Any) -> list[ClaimedTimer]:
+        claimed = read_leased(*args, **kwargs)
+        engine.fire(complaints[0].id, "escalate", actor=AGENT)
+        return claimed
+
+    store.read_leased = read_then_a_request_comes  # type: ignore[method-assign]
+    try:
+        assert engine.sweeper().run_once() == SweepResult(3, 3, 0, 0)
+    finally:
+        store.read_leased = read_leased  # type: ignore[method-assign]
+    one_record_each(engine, complaints)
+    first = engine.get(complaints[0].id)
+    assert first.version == complaints[0].version + 2
+    assert [r.trigger for r in engine.history(first.id) if r.kind == "transition"][-1] == "escalate"
+    assert first.escalation_level == complaints[0].escalation_level + 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
@@ -38,9 +39,10 @@ class Statements:
     def __init__(self, tables: Tables) -> None:
         timers = tables.timers
         t = timers.c
+        # one statement per status: a batch's timers mostly end alike
         self.settle = (
             update(timers)
-            .where(t.id == bindparam("b_id"))
+            .where(t.id.in_(bindparam("b_ids", expanding=True)))
             .values(
                 status=bindparam("b_status"),
                 fired_at=bindparam("b_at"),
@@ -115,34 +117,84 @@ def lease(
     return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
+def _owners(conn: Connection, tables: Tables, ids: Sequence[int]) -> list[str]:
+    """The complaints of timers ``ids``, found by primary key (SQLite scans the whole
+    timers index for ``complaint_id IN (SELECT DISTINCT ...)``)."""
+    t = tables.timers.c
+    return sorted(set(conn.execute(select(t.complaint_id).where(t.id.in_(list(ids)))).scalars()))
+
+
 def lock_leased(
-    conn: Connection, tables: Tables, ids: Sequence[int], *, worker: str
+    conn: Connection, tables: Tables, ids: Sequence[int], *, worker: str, lock: bool = True
 ) -> list[ClaimedTimer]:
-    """Lock the complaints, then the timers, of leased timers still ours and pending."""
+    """Lock the complaints, then the timers, of leased timers still ours and pending
+    (without ``lock``: only read them)."""
     if not ids:
         return []
     t = tables.timers.c
     c = tables.complaints.c
-    owners = select(t.complaint_id).where(t.id.in_(list(ids))).distinct()
-    complaints_stmt = select(tables.complaints).where(c.id.in_(owners)).order_by(c.id)
-    timers_stmt = (
-        select(t.id, t.complaint_id, t.clock, t.kind, t.due_at, t.threshold, t.sequence)
-        .where(t.id.in_(list(ids)), t.status == "pending", t.lease_owner == worker)
-        .order_by(t.due_at, t.id)
-    )
-    if conn.dialect.name == "postgresql":
-        complaints_stmt = complaints_stmt.with_for_update()
-        timers_stmt = timers_stmt.with_for_update()
-    complaints = {
-        row["id"]: complaint_from_row(row) for row in conn.execute(complaints_stmt).mappings()
-    }
+    lock = lock and conn.dialect.name == "postgresql"  # SQLite: the write transaction
+    timers_stmt = select(
+        t.id, t.complaint_id, t.clock, t.kind, t.due_at, t.threshold, t.sequence, *_ours(t)
+    ).where(t.id.in_(list(ids)))
+    if lock:
+        owners = _owners(conn, tables, ids)
+        complaints_stmt = select(tables.complaints).where(c.id.in_(owners)).order_by(c.id)
+        complaints = {
+            row["id"]: complaint_from_row(row)
+            for row in conn.execute(complaints_stmt.with_for_update()).mappings()
+        }
+        locked = timers_stmt.order_by(t.id).with_for_update()
+        timers = _still_ours(conn.execute(locked).all(), worker, due=4)
+    else:
+        timers = _still_ours(conn.execute(timers_stmt).all(), worker, due=4)
+        owners = sorted({row[1] for row in timers})
+        complaints_stmt = select(tables.complaints).where(c.id.in_(owners))
+        complaints = {
+            row["id"]: complaint_from_row(row) for row in conn.execute(complaints_stmt).mappings()
+        }
     claimed = []
-    for timer_id, complaint_id, *spec in conn.execute(timers_stmt):
+    for timer_id, complaint_id, *spec in (row[:7] for row in timers):
         complaint = complaints.get(complaint_id)
         if complaint is None:  # pragma: no cover - complaints are never deleted
             continue
         claimed.append(ClaimedTimer(timer_id, TimerSpec(complaint_id, *spec), complaint))
     return claimed
+
+
+def leased_versions(
+    conn: Connection, tables: Tables, ids: Sequence[int], *, worker: str
+) -> tuple[set[int], dict[str, int]]:
+    """Lock as :func:`lock_leased` does; the ids of the timers still ours and pending,
+    and the version of each of their complaints."""
+    if not ids:
+        return set(), {}
+    t = tables.timers.c
+    c = tables.complaints.c
+    complaints_stmt = (
+        select(c.id, c.version).where(c.id.in_(_owners(conn, tables, ids))).order_by(c.id)
+    )
+    timers_stmt = select(t.id, t.due_at, *_ours(t)).where(t.id.in_(list(ids)))
+    if conn.dialect.name == "postgresql":
+        complaints_stmt = complaints_stmt.with_for_update()
+        timers_stmt = timers_stmt.order_by(t.id).with_for_update()
+    versions = {row[0]: row[1] for row in conn.execute(complaints_stmt)}
+    return {row[0] for row in _still_ours(conn.execute(timers_stmt).all(), worker, due=1)}, versions
+
+
+def _ours(t: Any) -> tuple[Any, Any]:
+    return t.status, t.lease_owner
+
+
+def _still_ours(rows: Sequence[Any], worker: str, *, due: int) -> list[tuple[Any, ...]]:
+    """Rows (``id``, ..., ``status``, ``lease_owner``) of timers still pending and
+    leased to ``worker``, oldest due (``row[due]``) first.
+
+    Filtered here, not in SQL: given ``status = 'pending'``, SQLite without
+    statistics walks the ``(status, due_at)`` index over every pending timer instead
+    of looking the ids up by primary key."""
+    kept = [tuple(row) for row in rows if row[-2] == "pending" and row[-1] == worker]
+    return sorted(kept, key=lambda row: (row[due], row[0]))
 
 
 def settle(
@@ -151,11 +203,11 @@ def settle(
     """Settle timers as ``(id, status)``: ``fired`` (the effect is written in this
     transaction), ``cancelled`` (a change of the same transaction cancelled it),
     ``stale`` (nothing to do) or ``failed`` (no effect could be computed)."""
-    if settled:
-        conn.execute(
-            statements(tables).settle,
-            [{"b_id": timer_id, "b_status": status, "b_at": at} for timer_id, status in settled],
-        )
+    by_status: dict[str, list[int]] = {}
+    for timer_id, status in settled:
+        by_status.setdefault(status, []).append(timer_id)
+    for status, ids in by_status.items():
+        conn.execute(statements(tables).settle, {"b_ids": ids, "b_status": status, "b_at": at})
 
 
 def mark(conn: Connection, tables: Tables, timer_id: int, status: str, at: dt.datetime) -> None:

@@ -6,8 +6,9 @@ import datetime as dt
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from complaintflow import _logging
 from complaintflow.core import _apply as core
@@ -35,11 +36,13 @@ class SweepResult:
     failed: int
     deferred: int = 0
     """Timers of workflows this sweeper has not loaded, released for one that has."""
+    cancelled: int = 0
+    """Timers cancelled by the change of an earlier timer of the same sweep."""
 
     @property
     def progress(self) -> int:
-        """Timers settled by this sweep (fired, stale or failed)."""
-        return self.fired + self.stale + self.failed
+        """Timers settled by this sweep (fired, stale, failed or cancelled)."""
+        return self.fired + self.stale + self.failed + self.cancelled
 
 
 class Sweeper:
@@ -98,14 +101,21 @@ class Sweeper:
             return SweepResult(0, 0, 0, 0)
         for attempt in range(3):
             try:
-                changes, stale, failed, deferred = self._fire(ids)
+                changes, counts = self._fire(ids)
                 break
             except DuplicateKeyError:  # pragma: no cover - unique keys are not touched here
                 if attempt == 2:
                     raise
         if self._after_commit is not None and changes:
             self._after_commit(changes)
-        return SweepResult(len(ids), len(changes), stale, failed, deferred)
+        return SweepResult(
+            len(ids),
+            len(changes),
+            counts["stale"],
+            counts["failed"],
+            counts["deferred"],
+            counts["cancelled"],
+        )
 
     def next_due(self) -> dt.datetime | None:
         """When a pending timer is next free to lease."""
@@ -127,76 +137,100 @@ class Sweeper:
                 break
         return fired
 
-    def _fire(self, ids: list[int]) -> tuple[list[Change], int, int, int]:
-        """Compute every effect of the batch first, then write them all at once."""
-        outcomes: list[TimerOutcome] = []
-        changes: list[Change] = []
-        stale = failed = deferred = 0
+    def _fire(self, ids: list[int]) -> tuple[list[Change], Counter[str]]:
+        # effects are computed before the write transaction, so a second worker's
+        # Python work overlaps this one's writes (SQLite has one writer at a time);
+        # under the locks they are written only if nothing changed meanwhile
+        read = self._store.read_leased(ids, worker=self.worker_id, lease=self.lease)
+        plan = self._plan(read, self._clock.now())
         with self._store.transaction() as tx:
-            now = self._clock.now()
-            latest: dict[str, Complaint] = {}
-            cancelled: dict[str, set[str]] = {}
-            for claimed in tx.lock_leased(ids, worker=self.worker_id, lease=self.lease):
-                complaint = latest.get(claimed.complaint.id, claimed.complaint)
-                workflow = self._known_workflow(complaint)
-                if workflow is None:
-                    # another worker (say, after a rolling deploy) has the workflow loaded
-                    tx.release_timer(claimed.id)
-                    deferred += 1
-                    self._log.warning(
-                        "timer.deferred",
-                        complaint_id=complaint.id,
-                        workflow=complaint.workflow,
-                        timer_id=claimed.id,
-                    )
-                    continue
-                if claimed.timer.clock in cancelled.get(complaint.id, ()):
-                    # an earlier change of this batch cancelled it: as if it had not been due
-                    outcomes.append(TimerOutcome(claimed, "cancelled"))
-                    continue
-                outcome = self._outcome(workflow, claimed, complaint, now)
-                outcomes.append(outcome)
-                if outcome.change is None:
-                    if outcome.status == "stale":
-                        stale += 1
-                    else:
-                        failed += 1
-                    continue
-                changes.append(outcome.change)
-                latest[complaint.id] = outcome.change.after
-                cancelled.setdefault(complaint.id, set()).update(outcome.change.cancel_clocks)
-            if outcomes:
-                tx.settle_timers(outcomes, now)
-        return changes, stale, failed, deferred
+            ours, versions = tx.lock_leased_versions(ids, worker=self.worker_id, lease=self.lease)
+            if ours != {claimed.id for claimed in read} or any(
+                versions.get(claimed.complaint.id) != claimed.complaint.version for claimed in read
+            ):
+                # a request changed a complaint, or another worker took a lease over
+                claimed = tx.lock_leased(ids, worker=self.worker_id, lease=self.lease)
+                plan = self._plan(claimed, self._clock.now())
+            for deferred in plan.deferred:
+                tx.release_timer(deferred.id)
+            if plan.outcomes:
+                tx.settle_timers(plan.outcomes, plan.now)
+        plan.log(self._log)
+        changes = [o.change for o in plan.outcomes if o.change is not None]
+        counts = Counter(o.status for o in plan.outcomes)
+        counts["deferred"] = len(plan.deferred)
+        return changes, counts
 
-    def _known_workflow(self, complaint: Complaint) -> Workflow | None:
-        try:
-            return self._workflow_of(complaint)
-        except ComplaintflowError:
-            return None
+    def _plan(self, claimed: list[ClaimedTimer], now: dt.datetime) -> _Plan:
+        """The outcome of each timer, in order; a complaint with several timers in the
+        batch goes on from the snapshot its previous change left."""
+        plan = _Plan(now)
+        latest: dict[str, Complaint] = {}
+        cancelled: dict[str, set[str]] = {}
+        for timer in claimed:
+            complaint = latest.get(timer.complaint.id, timer.complaint)
+            try:
+                workflow = self._workflow_of(complaint)
+            except ComplaintflowError:
+                # another worker (say, after a rolling deploy) has the workflow loaded
+                plan.deferred.append(timer)
+                continue
+            if timer.timer.clock in cancelled.get(complaint.id, ()):
+                # an earlier change of this batch cancelled it: as if it had not been due
+                plan.outcomes.append(TimerOutcome(timer, "cancelled"))
+                continue
+            if not core.timer_is_current(workflow, complaint, timer.timer):
+                # the clock moved on in a change that should have cancelled this timer
+                plan.outcomes.append(TimerOutcome(timer, "stale"))
+                continue
+            try:
+                change = core.timer_fired(
+                    workflow, complaint, timer.timer, now=now, calendar=self._calendar_of(workflow)
+                )
+            except ComplaintflowError as error:
+                # a timer whose effect cannot be computed must not block the others forever
+                plan.outcomes.append(TimerOutcome(timer, "failed"))
+                plan.errors[timer.id] = type(error).__name__
+                continue
+            plan.outcomes.append(TimerOutcome(timer, "fired", change))
+            latest[complaint.id] = change.after
+            cancelled.setdefault(complaint.id, set()).update(change.cancel_clocks)
+        return plan
 
-    def _outcome(
-        self, workflow: Workflow, claimed: ClaimedTimer, complaint: Complaint, now: dt.datetime
-    ) -> TimerOutcome:
-        timer = claimed.timer
-        if not core.timer_is_current(workflow, complaint, timer):
-            # the clock moved on in a change that should have cancelled this timer
-            self._log.warning(
-                "timer.stale", complaint_id=complaint.id, clock=timer.clock, timer_id=claimed.id
+
+@dataclass
+class _Plan:
+    """What one batch does, computed before it is written."""
+
+    now: dt.datetime
+    outcomes: list[TimerOutcome] = field(default_factory=list)
+    deferred: list[ClaimedTimer] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    """The error of each failed timer, by timer id."""
+
+    def log(self, log: _logging.Logger) -> None:
+        """Warn about what did not fire (once the batch is committed)."""
+        for timer in self.deferred:
+            log.warning(
+                "timer.deferred",
+                complaint_id=timer.complaint.id,
+                workflow=timer.complaint.workflow,
+                timer_id=timer.id,
             )
-            return TimerOutcome(claimed, "stale")
-        try:
-            change = core.timer_fired(
-                workflow, complaint, timer, now=now, calendar=self._calendar_of(workflow)
-            )
-        except ComplaintflowError as error:
-            # a timer whose effect cannot be computed must not block the others forever
-            self._log.error(
-                "timer.failed",
-                complaint_id=complaint.id,
-                clock=timer.clock,
-                timer_id=claimed.id,
-                error=type(error).__name__,
-            )
-            return TimerOutcome(claimed, "failed")
-        return TimerOutcome(claimed, "fired", change)
+        for outcome in self.outcomes:
+            timer = outcome.claimed
+            if outcome.status == "stale":
+                log.warning(
+                    "timer.stale",
+                    complaint_id=timer.complaint.id,
+                    clock=timer.timer.clock,
+                    timer_id=timer.id,
+                )
+            elif outcome.status == "failed":
+                log.error(
+                    "timer.failed",
+                    complaint_id=timer.complaint.id,
+                    clock=timer.timer.clock,
+                    timer_id=timer.id,
+                    error=self.errors[timer.id],
+                )
