@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_report.text(result))
     if write:
         output = args.output or DOC
-        output.write_text(_report.markdown(result))
+        previous = output.read_text() if output.exists() else ""
+        output.write_text(_report.markdown(result, keep=_report.kept_sections(previous)))
         print(f"\nwrote {output}")
     return 0
 

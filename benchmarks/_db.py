@@ -56,8 +56,9 @@ class Target:
 
 def plain_engine(url: str) -> sa.Engine:
     """An engine for the baselines, with the settings the library's store uses on SQLite
-    (WAL, synchronous=NORMAL, a busy timeout, writers take the lock with BEGIN IMMEDIATE),
-    so the comparison is between code paths, not database settings."""
+    (WAL, synchronous=NORMAL, a busy timeout, writers take the lock with BEGIN IMMEDIATE
+    sent straight to the driver), so the comparison is between code paths, not database
+    settings."""
     if not url.startswith("sqlite"):
         return sa.create_engine(url)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -72,10 +73,11 @@ def plain_engine(url: str) -> sa.Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # as the store does: BEGIN IMMEDIATE straight to the driver, from the dialect's hook
+    def _do_begin(dbapi_connection: Any) -> None:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
+    engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
     return engine
 
 

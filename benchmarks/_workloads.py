@@ -141,23 +141,43 @@ Statement = tuple[Any, Any]  # (a Core statement, its parameters: a dict or a li
 
 def _capture(engine: Any) -> tuple[list[list[Statement]], str, str]:
     """The Core statements (and parameters) our store executes in each transaction of one
-    lifecycle, with the complaint id and dedup key they were made for."""
+    lifecycle, with the complaint id and dedup key they were made for.
+
+    On SQLite the store runs its hot-path statements as prebuilt driver text; they are
+    taken where the store hands them over (``_SqlTransaction._execute``), as the Core
+    statement and the parameters Core would be given, so the floor replays them in Core.
+    """
+    from complaintflow.store._sql import _SqlTransaction
+
     groups: list[list[Statement]] = []
+    inside = [False]
 
     def on_begin(_conn: Any) -> None:
         groups.append([])
 
     def on_execute(_conn: Any, clause: Any, multiparams: Any, params: Any, _opts: Any) -> None:
-        if isinstance(clause, sa.sql.ClauseElement):  # not the driver-level BEGIN
+        if not inside[0] and isinstance(clause, sa.sql.ClauseElement):  # not driver SQL
             groups[-1].append((clause, list(multiparams) if multiparams else dict(params)))
+
+    original = _SqlTransaction._execute
+
+    def execute(self: Any, statement: Any, params: Any) -> Any:
+        groups[-1].append((statement, list(params) if isinstance(params, list) else dict(params)))
+        inside[0] = True
+        try:
+            return original(self, statement, params)
+        finally:
+            inside[0] = False
 
     sql_engine = engine.store.engine
     sa.event.listen(sql_engine, "begin", on_begin)
     sa.event.listen(sql_engine, "before_execute", on_execute)
+    _SqlTransaction._execute = execute  # type: ignore[method-assign]
     try:
         # a matter of its own: workers capturing at once must not meet in the dedup check
         cid = Ours(None, engine=engine).lifecycle(f"template {uuid.uuid4().hex}")
     finally:
+        _SqlTransaction._execute = original  # type: ignore[method-assign]
         sa.event.remove(sql_engine, "before_execute", on_execute)
         sa.event.remove(sql_engine, "begin", on_begin)
     if len(groups) != EVENTS_PER_COMPLAINT:

@@ -124,5 +124,7 @@ def test_the_public_namespace_is_sorted_and_complete() -> None:
     names = complaintflow.reporting.__all__
     # ruff's order (RUF022): constants, then classes, then functions
     assert list(names) == sorted(names, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
-    public = {n for n in vars(complaintflow.reporting) if not n.startswith("_")} - {"annotations"}
+    # pytest rewrites the asserts of a package that ships a pytest plugin: "@py_..." names
+    public = {n for n in vars(complaintflow.reporting) if not n.startswith(("_", "@"))}
+    public -= {"annotations"}
     assert public == set(names)

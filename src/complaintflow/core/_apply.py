@@ -212,10 +212,10 @@ def _set_tier(workflow: Workflow, c: Complaint, b: _Builder, tier: str) -> Compl
     if tier == c.tier:
         return c
     before = c.tier
-    c = replace(c, tier=tier, assignee_role=c.assignee_role)
     b.record("effect", "tier_changed", c.state, c.state, {"from_tier": before, "to_tier": tier})
     c = replace(
         c,
+        tier=tier,
         assignee_role=workflow.tiers[tier].handled_by
         if c.escalation_level == 0
         else c.assignee_role,
@@ -267,7 +267,8 @@ def _clock_effects(
     clocks, events, changed = apply_clock_rules(
         workflow, before, after, trigger, clocks_from or b.now, calendar, reopened=reopened
     )
-    after = replace(after, clocks=clocks)
+    if clocks != after.clocks:
+        after = replace(after, clocks=clocks)
     _audit_clocks(b, after, events)
     changed |= extra_changed
     cancel = frozenset(
@@ -457,8 +458,9 @@ def fire(
     check_reopen_window(workflow, complaint, trigger, ct.dest_from(complaint.state), now)
     version = complaint.version + 1
     b = _Builder(complaint, actor, now, correlation_id, idempotency_key, version)
-    c = replace(complaint, version=version, updated_at=now)
-    c, reopened = _move(workflow, c, b, index, ct, trigger, data)
+    c, reopened = _move(
+        workflow, complaint, b, index, ct, trigger, data, version=version, updated_at=now
+    )
     c, cancel, arm = _clock_effects(workflow, complaint, c, trigger, b, calendar, reopened=reopened)
     loop_cancel, loop_arm = loop_timers(workflow, complaint, c, trigger, now, calendar)
     return Change(
@@ -482,22 +484,28 @@ def _move(
     data: Mapping[str, Any],
     *,
     keep_facts: bool = False,
+    **fields: Any,
 ) -> tuple[Complaint, bool]:
     """The chosen transition applied to ``c``: state, facts, the transition record, the
-    tier it sets and its actions. Returns the complaint and whether this reopened it."""
+    tier it sets and its actions. Returns the complaint and whether this reopened it.
+
+    ``fields`` are set on the complaint too (in the same ``replace``: it is the costly
+    part of a small change)."""
     row = _Row(c.state)
     workflow.apply(row, trigger, index)
-    moved = replace(c, state=row.state)
+    fields["state"] = row.state
     if not keep_facts:
         given = {k: v for k, v in data.items() if k not in _COMPLAINT_FIELDS}
-        moved = replace(moved, facts={**c.facts, **given})
+        fields["facts"] = {**c.facts, **given}
     if "category" in data:
-        moved = replace(moved, category=data["category"])
+        fields["category"] = data["category"]
     reopened = is_reopen(workflow, c, row.state)
     if reopened:
-        moved = replace(moved, reopen_count=moved.reopen_count + 1, closed_at=None)
+        fields["reopen_count"] = c.reopen_count + 1
+        fields["closed_at"] = None
     if workflow.is_final(row.state) and not workflow.is_final(c.state):
-        moved = replace(moved, closed_at=b.now)
+        fields["closed_at"] = b.now
+    moved = replace(c, **fields)
     b.record("transition", trigger, c.state, row.state, data)
     if "tier" in data:
         moved = _set_tier(workflow, moved, b, data["tier"])

@@ -173,8 +173,10 @@ def apply_clock_rules(
             entering and (after.state in spec.stops_in or final)
         )
         if clock is not None and active and stops:
-            clock = replace(_accrue(clock, now, calendar), status="stopped", stopped_at=now)
-            clock = _with_deadline(clock, calendar)
+            # a stopped clock has no deadline (what _with_deadline would say)
+            clock = replace(
+                _accrue(clock, now, calendar), status="stopped", stopped_at=now, deadline=None
+            )
             events.append(ClockEvent(name, "stopped", {"elapsed_seconds": _report(clock)}))
             changed.add(name)
             clocks[name] = clock
@@ -187,11 +189,12 @@ def apply_clock_rules(
             resume = clock is not None and reopened and spec.on_reopen == "continue"
             started = clock.started_at if clock is not None and resume else now
             business, seconds = _measure_target(target, started, calendar)
+            paused = after.state in _pause_states(workflow, spec)
             clock = ClockState(
                 name=name,
-                status="running",
+                status="paused" if paused else "running",
                 started_at=started,
-                resumed_at=now,
+                resumed_at=None if paused else now,
                 accrued_wall=clock.accrued_wall if clock is not None and resume else 0.0,
                 accrued_business=clock.accrued_business if clock is not None and resume else 0.0,
                 fired=clock.fired if clock is not None and resume else 0,
@@ -200,9 +203,8 @@ def apply_clock_rules(
                 business=business,
                 target_seconds=seconds,
             )
-            if after.state in _pause_states(workflow, spec):
-                clock = replace(clock, status="paused", resumed_at=None)
-            clock = _with_deadline(clock, calendar)
+            if clock.running and seconds is not None:  # else no deadline, as built
+                clock = replace(clock, deadline=_reach(clock, seconds, calendar))
             events.append(
                 ClockEvent(
                     name,

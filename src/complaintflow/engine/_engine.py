@@ -282,12 +282,16 @@ class Engine:
         self,
         op: str,
         key: str | None,
-        request: Mapping[str, Any],
+        request: Callable[[], Mapping[str, Any]],
         body: Callable[[StoreTransaction, dt.datetime], list[Change]],
         retry_conflicts: bool,
     ) -> tuple[Complaint | None, list[Change]]:
-        """Run ``body`` in one transaction, with idempotency and bounded retries."""
-        request_hash = _hash({"op": op, **request})
+        """Run ``body`` in one transaction, with idempotency and bounded retries.
+
+        ``request`` describes the call for the idempotency key's hash; it is asked for
+        only when there is a key.
+        """
+        request_hash = _hash({"op": op, **request()}) if key is not None else ""
         for attempt in range(_RETRIES):
             try:
                 with self._store.transaction() as tx:
@@ -462,7 +466,11 @@ class Engine:
         result, changes = self._run(
             "open",
             key,
-            {"intake": record.model_dump(mode="json"), "actor": str(who), "workflow": wf.key},
+            lambda: {
+                "intake": record.model_dump(mode="json"),
+                "actor": str(who),
+                "workflow": wf.key,
+            },
             body,
             retry_conflicts=True,
         )
@@ -500,11 +508,7 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid, lock=True)
-            if complaint is None:
-                raise ComplaintNotFoundError(cid)
-            if expected_version is not None and complaint.version != expected_version:
-                raise ConcurrencyConflictError(cid, expected_version, complaint.version)
+            complaint = _load(tx, cid, expected_version)
             wf = self._workflow_of(complaint)
             change = core.fire(
                 wf,
@@ -523,7 +527,7 @@ class Engine:
         result, changes = self._run(
             "fire",
             key,
-            {
+            lambda: {
                 "id": cid,
                 "trigger": name,
                 "actor": str(who),
@@ -556,11 +560,7 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid, lock=True)
-            if complaint is None:
-                raise ComplaintNotFoundError(cid)
-            if expected_version is not None and complaint.version != expected_version:
-                raise ConcurrencyConflictError(cid, expected_version, complaint.version)
+            complaint = _load(tx, cid, expected_version)
             self._check_roles(complaint, who, target, "transfer")
             change = core.transfer(
                 complaint, target, who, text, now=now, correlation_id=correlation_id
@@ -569,7 +569,7 @@ class Engine:
             return [change]
 
         result, changes = self._run(
-            "transfer", None, {}, body, retry_conflicts=expected_version is None
+            "transfer", None, dict, body, retry_conflicts=expected_version is None
         )
         self._after_commit(changes, correlation_id)
         assert result is not None
@@ -610,7 +610,7 @@ class Engine:
                 handed.append(change)
             return list(handed)
 
-        self._run("handover", None, {}, body, retry_conflicts=True)
+        self._run("handover", None, dict, body, retry_conflicts=True)
         self._after_commit(handed, correlation_id)
         return [c.after for c in handed]
 
@@ -636,16 +636,14 @@ class Engine:
         _optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
-            complaint = tx.get(cid, lock=True)
-            if complaint is None:
-                raise ComplaintNotFoundError(cid)
+            complaint = _load(tx, cid)
             change = core.record_survey(
                 complaint, score, text, who, now=now, channel=channel, correlation_id=correlation_id
             )
             tx.write(change)
             return [change]
 
-        result, changes = self._run("survey", None, {}, body, retry_conflicts=True)
+        result, changes = self._run("survey", None, dict, body, retry_conflicts=True)
         self._after_commit(changes, correlation_id)
         assert result is not None
         return result
@@ -870,6 +868,21 @@ def _where(store: Store) -> str:
     if store.tables.prefix != "cf_":
         options.append(f"--table-prefix {store.tables.prefix}")
     return f"{where} ({' '.join(options)})" if options else where
+
+
+def _load(tx: StoreTransaction, cid: str, expected_version: int | None = None) -> Complaint:
+    """The complaint a change is made to, locked for the change.
+
+    Raises:
+        ComplaintNotFoundError: no complaint has this id.
+        ConcurrencyConflictError: it is not at ``expected_version`` (when given).
+    """
+    complaint = tx.get(cid, lock=True)
+    if complaint is None:
+        raise ComplaintNotFoundError(cid)
+    if expected_version is not None and complaint.version != expected_version:
+        raise ConcurrencyConflictError(cid, expected_version, complaint.version)
+    return complaint
 
 
 def _expected_version(value: object) -> None:

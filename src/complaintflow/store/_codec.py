@@ -9,8 +9,6 @@ from typing import Any
 
 from complaintflow.core._records import AuditRecord, ClockState, Complaint, Intake
 
-_CLOCK_TIMES = ("started_at", "resumed_at", "deadline", "breached_at", "stopped_at")
-
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -42,13 +40,24 @@ def clocks_to_json(clocks: tuple[ClockState, ...]) -> list[dict[str, Any]]:
 
 
 def clocks_from_json(items: list[dict[str, Any]]) -> tuple[ClockState, ...]:
-    clocks = []
-    for item in items:
-        values = dict(item)
-        for key in _CLOCK_TIMES:
-            values[key] = _time(values.get(key))
-        clocks.append(ClockState(**values))
-    return tuple(clocks)
+    return tuple(
+        ClockState(
+            name=k["name"],
+            status=k["status"],
+            started_at=dt.datetime.fromisoformat(k["started_at"]),
+            resumed_at=_time(k.get("resumed_at")),
+            accrued_wall=k.get("accrued_wall", 0.0),
+            accrued_business=k.get("accrued_business", 0.0),
+            target=k.get("target"),
+            business=k.get("business", False),
+            target_seconds=k.get("target_seconds"),
+            deadline=_time(k.get("deadline")),
+            fired=k.get("fired", 0),
+            breached_at=_time(k.get("breached_at")),
+            stopped_at=_time(k.get("stopped_at")),
+        )
+        for k in items
+    )
 
 
 IMMUTABLE_COLUMNS = frozenset(
@@ -64,29 +73,8 @@ def complaint_to_row(c: Complaint, *, changes_only: bool = False) -> dict[str, A
     (except ``id``), which spares serialising the intake on every event.
     """
     is_final = c.closed_at is not None
-    if changes_only:
-        return {
-            "id": c.id,
-            "state": c.state,
-            "version": c.version,
-            "owner": c.owner,
-            "owner_role": c.owner_role,
-            "assignee_role": c.assignee_role,
-            "tier": c.tier,
-            "category": c.category,
-            "escalation_level": c.escalation_level,
-            "reopen_count": c.reopen_count,
-            "contact_count": c.contact_count,
-            "open_dedup_key": None if is_final else c.dedup_key,
-            "is_open": not is_final,
-            "updated_at": c.updated_at,
-            "closed_at": c.closed_at,
-            "facts": c.facts,
-            "clocks": clocks_to_json(c.clocks),
-        }
-    return {
+    row = {
         "id": c.id,
-        "workflow": c.workflow,
         "state": c.state,
         "version": c.version,
         "owner": c.owner,
@@ -94,21 +82,24 @@ def complaint_to_row(c: Complaint, *, changes_only: bool = False) -> dict[str, A
         "assignee_role": c.assignee_role,
         "tier": c.tier,
         "category": c.category,
-        "channel": c.channel,
         "escalation_level": c.escalation_level,
         "reopen_count": c.reopen_count,
         "contact_count": c.contact_count,
-        "customer_ref": c.customer_ref,
-        "dedup_key": c.dedup_key,
         "open_dedup_key": None if is_final else c.dedup_key,
         "is_open": not is_final,
-        "opened_at": c.opened_at,
         "updated_at": c.updated_at,
         "closed_at": c.closed_at,
-        "intake": c.intake.model_dump(mode="json"),
         "facts": c.facts,
         "clocks": clocks_to_json(c.clocks),
     }
+    if not changes_only:  # the IMMUTABLE_COLUMNS
+        row["workflow"] = c.workflow
+        row["channel"] = c.channel
+        row["customer_ref"] = c.customer_ref
+        row["dedup_key"] = c.dedup_key
+        row["opened_at"] = c.opened_at
+        row["intake"] = c.intake.model_dump(mode="json")
+    return row
 
 
 def _trusted_intake(raw: Mapping[str, Any]) -> Intake:

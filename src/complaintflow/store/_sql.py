@@ -12,13 +12,20 @@ import copy
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     Connection,
+    CursorResult,
+    Dialect,
     Engine,
+    Insert,
+    Select,
     and_,
     bindparam,
     create_engine,
@@ -55,7 +62,7 @@ from complaintflow.store._port import (
     StoreTransaction,
     TimerOutcome,
 )
-from complaintflow.store._tables import Tables, build_tables
+from complaintflow.store._tables import Tables, UTCDateTime, build_tables, utc_from_db
 
 _BEGIN_KEY = "complaintflow_begin"
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]*")
@@ -97,6 +104,8 @@ def create_sql_engine(url: str, **kwargs: Any) -> Engine:
         _tune_sqlite(engine, wal=not memory)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        # one round trip per checkout, which does not show beside the commit's WAL
+        # flush; without it the first change after a server restart fails
         kwargs.setdefault("pool_pre_ping", True)
     try:
         return create_engine(url, **kwargs)
@@ -117,9 +126,13 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql(connection.info.pop(_BEGIN_KEY, "BEGIN"))
+    # BEGIN goes straight to the driver from the dialect's own hook: a "begin" event
+    # listener would run it through a full Core execution, and any engine event makes
+    # every later statement dispatch events too; errors here are still translated
+    def _do_begin(dbapi_connection: Any) -> None:
+        dbapi_connection.execute(dbapi_connection.info.pop(_BEGIN_KEY, "BEGIN"))
+
+    engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
 
 
 def _begin_in_driver(conn: Connection) -> None:
@@ -143,13 +156,19 @@ def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
 
 
 class _Statements:
-    """The hot-path statements, built once per store so SQLAlchemy caches their SQL."""
+    """The hot-path statements, built once per store so SQLAlchemy caches their SQL.
 
-    def __init__(self, t: Tables) -> None:
+    On SQLite they also run as driver text (``driver``, see :class:`_SqliteText`).
+    """
+
+    def __init__(self, t: Tables, dialect: Dialect | None = None) -> None:
         c = t.complaints.c
         columns = [col.name for col in t.complaints.columns if col.name not in IMMUTABLE_COLUMNS]
         self.get = select(t.complaints).where(c.id == bindparam("b_id"))
         self.get_locked = self.get.with_for_update()
+        self.duplicate = select(t.complaints).where(
+            c.workflow == bindparam("b_workflow"), c.open_dedup_key == bindparam("b_key")
+        )
         self.insert = insert(t.complaints)
         # open_dedup_key is written only when a complaint closes or reopens: a newer
         # complaint may have taken over the matter (see release_dedup_key)
@@ -169,17 +188,119 @@ class _Statements:
         self.version = select(c.version).where(c.id == bindparam("b_id"))
         self.audit = insert(t.audit)
         tc = t.timers.c
+        # one row of parameters per clock: an expanding IN would be compiled anew per call
         self.cancel = (
             update(t.timers)
             .where(
                 tc.complaint_id == bindparam("b_id"),
                 tc.status == "pending",
-                tc.clock.in_(bindparam("b_clocks", expanding=True)),
+                tc.clock == bindparam("b_clock"),
             )
             .values(status="cancelled", fired_at=bindparam("b_at"))
         )
         self.timers = insert(t.timers)
         self.outbox = insert(t.outbox)
+        self.dialect = dialect
+        self.driver: dict[int, _SqliteText] | None = None
+        if dialect is not None and _speaks_qmark_sqlite(dialect):
+            self.driver = {}
+
+
+def _speaks_qmark_sqlite(dialect: Dialect) -> bool:
+    return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    # the text SQLAlchemy's SQLite DATETIME writes of UTCDateTime's naive UTC value:
+    # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00"
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _to_sqlite(kind: Any) -> Callable[[Any], Any] | None:
+    if isinstance(kind, UTCDateTime):
+        return _sqlite_time
+    if isinstance(kind, JSON):
+        return json.dumps
+    return None  # the driver stores str, int, float, bool and None as they are
+
+
+def _from_sqlite(kind: Any) -> Callable[[Any], Any] | None:
+    if isinstance(kind, UTCDateTime):
+        return utc_from_db
+    if isinstance(kind, JSON):
+        return json.loads
+    if isinstance(kind, Boolean):
+        return bool
+    return None
+
+
+class _SqliteText:
+    """A hot-path statement compiled once to SQLite's SQL text, with the conversions
+    its parameters and result columns need (those of the tables' column types).
+
+    Run by ``exec_driver_sql``, it skips Core's per-execution work (cache lookup,
+    parameter and result processing) and keeps Core's events, error translation and
+    connection handling. Built from the keys of the first parameters it is given:
+    every later call passes the same keys.
+    """
+
+    __slots__ = ("_columns", "_constants", "_converts", "_get", "sql")
+
+    def __init__(self, statement: Any, dialect: Dialect, keys: Iterable[str]) -> None:
+        given = set(keys)
+        column_keys = sorted(given) if isinstance(statement, Insert) else None
+        compiled: Any = statement.compile(dialect=dialect, column_keys=column_keys)
+        self.sql = str(compiled)
+        names: list[str] = []
+        self._constants: list[tuple[int, Any]] = []  # literals of the statement
+        self._converts: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, name in enumerate(compiled.positiontup):
+            bind = compiled.binds[name]
+            if name in given or bind.required:
+                names.append(name)
+                convert = _to_sqlite(bind.type)
+                if convert is not None:
+                    self._converts.append((index, convert))
+            elif bind.effective_value is not None:
+                self._constants.append((index, bind.effective_value))
+            else:
+                raise ValueError(f"no value for {name!r} in {self.sql}")
+        get = itemgetter(*names)
+        self._get: Callable[[Mapping[str, Any]], Any] = (
+            get if len(names) > 1 else lambda one: (get(one),)
+        )
+        self._columns: list[tuple[str, Callable[[Any], Any] | None]] = []
+        if isinstance(statement, Select):
+            self._columns = [
+                (str(col.key), _from_sqlite(col.type)) for col in statement.selected_columns
+            ]
+
+    def params(self, given: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
+        """Driver parameters: a tuple, or a list of tuples for executemany."""
+        if isinstance(given, Mapping):
+            return self._values(given)
+        return [self._values(one) for one in given]
+
+    def _values(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = list(self._get(given))
+        for index, constant in self._constants:
+            values.insert(index, constant)
+        for index, convert in self._converts:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        return tuple(values)
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        """A result row as Core would give it, by column name."""
+        return {
+            name: value if convert is None or value is None else convert(value)
+            for (name, convert), value in zip(self._columns, values, strict=True)
+        }
 
 
 class _SqlTransaction(StoreTransaction):
@@ -187,24 +308,39 @@ class _SqlTransaction(StoreTransaction):
         self.conn = conn
         self.t = tables
         self.sql = sql
+        # a host's connection may come from an engine of its own
+        self.driver = sql.driver if _speaks_qmark_sqlite(conn.dialect) else None
+
+    def _execute(
+        self, statement: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> CursorResult[Any]:
+        """Run a hot-path statement of ``self.sql`` with Core-style parameters (a dict,
+        or a list of them): as driver text on SQLite, through Core elsewhere."""
+        driver = self.driver
+        if driver is None:
+            return self.conn.execute(statement, params)
+        text = driver.get(id(statement))
+        if text is None:
+            assert self.sql.dialect is not None
+            first = params if isinstance(params, Mapping) else params[0]
+            text = driver[id(statement)] = _SqliteText(statement, self.sql.dialect, first)
+        return self.conn.exec_driver_sql(text.sql, text.params(params))
+
+    def _complaint(self, statement: Any, params: Mapping[str, Any]) -> Complaint | None:
+        row = self._execute(statement, params).first()
+        if row is None:
+            return None
+        driver = self.driver
+        return complaint_from_row(
+            row._mapping if driver is None else driver[id(statement)].row(row)
+        )
 
     def get(self, complaint_id: str, *, lock: bool = False) -> Complaint | None:
         stmt = self.sql.get_locked if lock else self.sql.get
-        row = self.conn.execute(stmt, {"b_id": complaint_id}).mappings().first()
-        return complaint_from_row(row) if row is not None else None
+        return self._complaint(stmt, {"b_id": complaint_id})
 
     def find_open_duplicate(self, workflow: str, dedup_key: str) -> Complaint | None:
-        c = self.t.complaints.c
-        row = (
-            self.conn.execute(
-                select(self.t.complaints).where(
-                    c.workflow == workflow, c.open_dedup_key == dedup_key
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return complaint_from_row(row) if row is not None else None
+        return self._complaint(self.sql.duplicate, {"b_workflow": workflow, "b_key": dedup_key})
 
     def release_dedup_key(self, complaint_id: str) -> None:
         self.conn.execute(
@@ -228,7 +364,7 @@ class _SqlTransaction(StoreTransaction):
         sql = self.sql
         try:
             if change.before is None:
-                self.conn.execute(sql.insert, row)
+                self._execute(sql.insert, row)
             else:
                 row["b_id"] = row.pop("id")
                 row["b_version"] = change.before.version
@@ -239,29 +375,29 @@ class _SqlTransaction(StoreTransaction):
                     if key is not None and self._matter_taken(after.workflow, key):
                         key = None  # reopened while a newer complaint holds the matter
                     row["open_dedup_key"] = key
-                result = self.conn.execute(statement, row)
-                if result.rowcount != 1:
-                    actual = self.conn.execute(sql.version, {"b_id": after.id}).scalar()
+                if self._execute(statement, row).rowcount != 1:
+                    actual = self._execute(sql.version, {"b_id": after.id}).scalar()
                     raise ConcurrencyConflictError(
                         after.id, change.before.version, actual if actual is not None else -1
                     )
         except exc.IntegrityError as error:
             raise DuplicateKeyError(str(error.orig)) from error
         if change.audit:
-            self.conn.execute(sql.audit, [audit_to_row(r) for r in change.audit])
+            self._execute(sql.audit, [audit_to_row(r) for r in change.audit])
         now = after.updated_at
         if change.cancel_clocks:
-            self.conn.execute(
-                sql.cancel,
-                {"b_id": after.id, "b_clocks": sorted(change.cancel_clocks), "b_at": now},
-            )
+            cancels = [
+                {"b_id": after.id, "b_clock": clock, "b_at": now}
+                for clock in sorted(change.cancel_clocks)
+            ]
+            self._execute(sql.cancel, cancels[0] if len(cancels) == 1 else cancels)
         if change.arm:
-            self.conn.execute(sql.timers, [_timer_row(t, now) for t in change.arm])
+            self._execute(sql.timers, [_timer_row(t, now) for t in change.arm])
         if change.notifications:
-            self.conn.execute(sql.outbox, [_outbox_row(n) for n in change.notifications])
+            self._execute(sql.outbox, [_outbox_row(n) for n in change.notifications])
 
     def _matter_taken(self, workflow: str, key: str) -> bool:
-        holder = self.conn.execute(self.sql.key_holder, {"b_workflow": workflow, "b_key": key})
+        holder = self._execute(self.sql.key_holder, {"b_workflow": workflow, "b_key": key})
         return holder.first() is not None
 
     def add_contact(
@@ -306,6 +442,12 @@ class _SqlTransaction(StoreTransaction):
     ) -> list[ClaimedTimer]:
         _sweep.guard_postgres(self.conn, lease)
         return _sweep.lock_leased(self.conn, self.t, timer_ids, worker=worker)
+
+    def lock_leased_versions(
+        self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
+    ) -> tuple[set[int], dict[str, int]]:
+        _sweep.guard_postgres(self.conn, lease)
+        return _sweep.leased_versions(self.conn, self.t, timer_ids, worker=worker)
 
     def release_timer(self, timer_id: int) -> None:
         _sweep.release(self.conn, self.t, timer_id)
@@ -435,7 +577,7 @@ class SqlStore(Store):
         if _owns_engine is not None:
             self._owns_engine = _owns_engine
         self.tables = build_tables(table_prefix, schema)
-        self._sql = _Statements(self.tables)
+        self._sql = _Statements(self.tables, self.engine.dialect)
         self._host = _connection
 
     @property
@@ -569,6 +711,12 @@ class SqlStore(Store):
         with self._transaction() as tx:
             _sweep.guard_postgres(tx.conn, lease)
             return _sweep.lease(tx.conn, self.tables, now, limit=limit, worker=worker, lease=lease)
+
+    def read_leased(
+        self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
+    ) -> list[ClaimedTimer]:
+        with self._read() as conn:
+            return _sweep.lock_leased(conn, self.tables, timer_ids, worker=worker, lock=False)
 
     def next_due(self, now: dt.datetime | None = None) -> dt.datetime | None:
         with self._read() as conn:
