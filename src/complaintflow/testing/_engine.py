@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import random
 import shutil
 import sqlite3
 import sys
@@ -11,6 +12,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -119,14 +121,26 @@ def import_guards(spec: str) -> Mapping[str, Guard]:
     return found
 
 
+GUARD_ANSWERS: ContextVar[random.Random | None] = ContextVar("guard_answers", default=None)
+"""Where stand-in guards draw their answers while the kit's state machine runs a step
+(seeded by the step, so a replay gets the same answers and shrinking can change them)."""
+
+
 def stand_in_guard(name: str) -> Guard:
-    """A stand-in for the host's guard ``name``: it says yes or no, decided by the
-    complaint's state and version and the names of the event's data, so a run and its
-    replay get the same answers and both answers get explored."""
+    """A stand-in for the host's guard ``name`` that says yes or no.
+
+    Inside the kit's state machine each answer is drawn from the step's own seed, so
+    every guarded path gets explored and a run replays exactly. Elsewhere the answer is
+    decided by the complaint's state and version and the names of the event's data.
+    """
 
     def decide(complaint: Any, data: Mapping[str, Any] | None = None, *_: Any) -> tuple[bool, str]:
-        key = f"{name}|{complaint.state}|{complaint.version}|{','.join(sorted(data or {}))}"
-        yes = hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=1).digest()[0] < 160
+        answers = GUARD_ANSWERS.get()
+        if answers is not None:
+            yes = answers.random() < 0.6
+        else:
+            key = f"{name}|{complaint.state}|{complaint.version}|{','.join(sorted(data or {}))}"
+            yes = hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=1).digest()[0] < 160
         return yes, "" if yes else f"the kit's stand-in for guard {name!r} said no"
 
     decide.__name__ = f"stand_in_{name}"

@@ -42,13 +42,17 @@ class WorkflowFacts:
         return tuple(r for r in self.workflow.roles if r != SYSTEM_ROLE)
 
     def options(self, state: str) -> list[Option]:
-        """Every (trigger, role) a person may fire from ``state``, in file order."""
+        """Every (trigger, role) that may be fired from ``state``, in file order: by
+        people, and by the ``system`` role where a transition lists it beside people's
+        roles (a host's integrations act as ``system`` too; a transition for the system
+        alone, such as the feedback auto-close, is left to the system's own timers)."""
         found = []
         for trigger in self.workflow.allowed_triggers(state):
             seen: set[str] = set()
             for ct in self.workflow.candidates(trigger, state):
+                shared = any(r != SYSTEM_ROLE for r in ct.spec.roles)
                 for role in ct.spec.roles:
-                    if role != SYSTEM_ROLE and role not in seen:
+                    if role not in seen and (shared or role != SYSTEM_ROLE):
                         seen.add(role)
                         found.append(Option(trigger, state, role, ct))
         return found
@@ -96,13 +100,15 @@ class WorkflowFacts:
         return self._distances.get(state, 10_000)
 
     def forward(self, state: str) -> list[Option]:
-        """The options from ``state`` that bring a complaint nearer to closing."""
+        """The options from ``state`` that bring a complaint nearer to closing, by people
+        (what the system does on its own, such as the feedback auto-close, its timers do)."""
         here = self.distance(state)
         return [
             o
             for o in self.options(state)
             if self.distance(o.transition.dest_from(state)) < here
             and not o.transition.spec.bypasses_feedback
+            and o.role != SYSTEM_ROLE
         ]
 
     @cached_property

@@ -37,7 +37,12 @@ from complaintflow.exceptions import (
 )
 from complaintflow.store._codec import audit_from_row, complaint_from_row
 from complaintflow.store._sql import SqlStore
-from complaintflow.testing._engine import WorkflowSource, engine_on_temp_sqlite, load
+from complaintflow.testing._engine import (
+    GUARD_ANSWERS,
+    WorkflowSource,
+    engine_on_temp_sqlite,
+    load,
+)
 from complaintflow.testing._facts import WorkflowFacts, facts_of
 from complaintflow.testing._invariants import (
     Observed,
@@ -179,7 +184,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         assert isinstance(store, SqlStore)
         self._store = store
         self.ids: list[str] = []
-        self._edges: dict[str, set[tuple[str, str]]] = {}
+        self._edges: dict[str, set[tuple[str, str, str]]] = {}
         self._choose = SeededChoice(random.Random(0))
         self._which = SeededChoice(random.Random(0))
         self._matters: dict[tuple[Any, ...], str] = {}
@@ -219,7 +224,11 @@ class WorkflowMachine(RuleBasedStateMachine):
         self._which = SeededChoice(random.Random(seed + 1_000_003))
         self._choose = SeededChoice(random.Random(seed + 2_000_006))
         action: Callable[[st.DataObject], None] = getattr(self, f"_{kind}")
-        action(data)
+        answers = GUARD_ANSWERS.set(random.Random(seed + 3_000_009))
+        try:
+            action(data)
+        finally:
+            GUARD_ANSWERS.reset(answers)
 
     @invariant()
     def rules_hold(self) -> None:
@@ -413,7 +422,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         self.story.say(now, f"{doing} -> {after.state}")
         event(f"reached {after.state}")
         if state is not None:
-            self._edges.setdefault(cid, set()).add((state, chosen.trigger))
+            self._edges.setdefault(cid, set()).add((state, chosen.trigger, chosen.actor.role))
         if chosen.expect is not None:
             self._fail(
                 [
@@ -570,29 +579,45 @@ class WorkflowMachine(RuleBasedStateMachine):
 
     def _time_passes(self, data: st.DataObject) -> None:
         delta = self._choose(TIME_STEPS)
-        self.clock.advance(delta)
-        self.story.say(self.clock.now(), f"{_duration(delta)} pass; the sweeper runs")
-        self._sweep()
+        target = self.clock.now() + delta
+        self.story.say(target, f"{_duration(delta)} pass; the sweeper runs as timers fall due")
+        self._run_until(target)
 
     def _next_timer(self, data: st.DataObject) -> None:
-        due = self._store.next_due()
+        due = self._store.next_due(self.clock.now())
         if due is None:
             self._time_passes(data)
             return
         offset = self._choose(_TIMER_OFFSETS)
         target = max(self.clock.now(), due + offset)
         passed = target - self.clock.now()
-        self.clock.set(target)
         self.story.say(target, f"{_duration(passed)} pass, to the next timer; the sweeper runs")
+        self._run_until(target)
+
+    def _run_until(self, target: dt.datetime) -> None:
+        """Move time on to ``target`` as a running worker sees it: every timer falling due
+        on the way fires at its due time (a timer it arms may fall due on the way too)."""
+        for _ in range(_MAX_SWEEPS):
+            due = self._store.next_due(target)
+            if due is None or due >= target:
+                break
+            if due > self.clock.now():
+                self.clock.set(due)
+            self._fire_due()
+        if target > self.clock.now():
+            self.clock.set(target)
         self._sweep()
 
-    def _sweep(self) -> None:
+    def _fire_due(self) -> None:
         try:
             for _ in range(_MAX_SWEEPS):
                 if self.engine.run_due_timers() == 0:
                     break
         except Exception as error:
             self._crash("run_due_timers", error)
+
+    def _sweep(self) -> None:
+        self._fire_due()
         self._tell_changes(own_kinds=())
         t = self._store.tables.timers.c
         with self._store.engine.connect() as conn:

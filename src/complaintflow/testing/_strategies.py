@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from complaintflow.core._records import Actor, Channel, Complaint
 from complaintflow.definition._compile import CompiledTransition, Workflow
+from complaintflow.definition._models import SYSTEM_ROLE
 from complaintflow.exceptions import (
     ComplaintError,
     GuardRejectedError,
@@ -233,6 +234,11 @@ def actors(
     else:
         chosen = st.sampled_from(["agent", "group_leader", "supervisor", "manager"])
     return st.builds(Actor, st.sampled_from(PEOPLE), chosen)
+
+
+def _actor_for(draw: Draw, role: str) -> Actor:
+    """A person in ``role``, or the system actor for the ``system`` role."""
+    return Actor.system() if role == SYSTEM_ROLE else draw(actors(role=role))
 
 
 @functools.lru_cache(maxsize=512)
@@ -469,14 +475,14 @@ def permitted_events(
     complaint: Complaint | str,
     *,
     forward: bool = False,
-    covered: Collection[tuple[str, str]] = (),
+    covered: Collection[tuple[str, str, str]] = (),
 ) -> Event:
     """An event the workflow permits for ``complaint`` (a complaint, or a state): a
     trigger allowed from its state, fired by a person in a role allowed to fire it,
     with the data it requires, drawn to satisfy its conditions on event data.
 
     With ``forward``, only events that bring the complaint nearer to closing (through
-    the feedback step), when there are any. ``covered`` holds (state, trigger) pairs
+    the feedback step), when there are any. ``covered`` holds (state, trigger, role)
     already exercised: when some options are not among them, one of those is chosen.
     Conditions on the complaint itself and host guards may still refuse such an event;
     so may the reopen window.
@@ -493,7 +499,7 @@ def permitted_event(
     complaint: Complaint | str,
     *,
     forward: bool = False,
-    covered: Collection[tuple[str, str]] = (),
+    covered: Collection[tuple[str, str, str]] = (),
 ) -> Event:
     """:func:`permitted_events`, with its decisions made by ``choose`` and only the
     content (data values, people) drawn."""
@@ -502,12 +508,11 @@ def permitted_event(
     options = (facts.forward(state) if forward else []) or facts.options(state)
     if not options:
         raise ValueError(f"no person may fire anything from state {state!r}")
-    options = [o for o in options if (state, o.trigger) not in covered] or options
+    options = [o for o in options if (state, o.trigger, o.role) not in covered] or options
     option = choose(options)
     requires = facts.requires(option.trigger, state, option.role)
     data = _data_for(draw, workflow, requires, option.transition, tier, category)
-    actor = draw(actors(role=option.role))
-    return Event(option.trigger, actor, data)
+    return Event(option.trigger, _actor_for(draw, option.role), data)
 
 
 @st.composite
@@ -661,7 +666,7 @@ def event_sequences(
         option = _one(draw, forward if prefer_forward else options)
         requires = facts.requires(option.trigger, state, option.role)
         data = _data_for(draw, workflow, requires, option.transition, tier, category)
-        events.append(Event(option.trigger, draw(actors(role=option.role)), data))
+        events.append(Event(option.trigger, _actor_for(draw, option.role), data))
         tier = data.get("tier", tier)
         category = data.get("category", category)
         state = option.transition.dest_from(state)
