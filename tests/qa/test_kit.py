@@ -363,3 +363,19 @@ def test_the_qa_guide_lists_every_built_in_rule_as_the_kit_describes_it() -> Non
     guide = (ROOT / "docs" / "qa-guide.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", guide, flags=re.MULTILINE))
     assert {name: rows.get(name) for name in BUILTIN_INVARIANTS} == dict(BUILTIN_INVARIANTS)
+
+
+def test_the_story_tells_a_detail_repeated_line_after_line_once() -> None:
+    story = Story("Counterexample", dt.UTC)
+    at = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
+    story.say(at, "7d pass; the sweeper runs as timers fall due")
+    for _ in range(3):
+        story.detail("C-1: escalation at the top (leadership)")
+    story.detail("C-1: clocks: resolve breached")
+    story.say(at, "7d pass; the sweeper runs as timers fall due")
+    lines = story.render().splitlines()[1:]
+    assert [line.strip() for line in lines[1:3]] == [
+        "C-1: escalation at the top (leadership) (x3)",
+        "C-1: clocks: resolve breached",
+    ]
+    assert len(lines) == 4

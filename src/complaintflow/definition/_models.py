@@ -454,7 +454,7 @@ def _calendar_time(value: Duration | None) -> Duration | None:
     if value is not None and value.is_business:
         raise ValueError(
             f"use calendar time (m, h, d, w) here, not {value.describe()}: "
-            "a window after closing runs day and night"
+            "this window runs day and night"
         )
     return value
 

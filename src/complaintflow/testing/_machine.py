@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -171,6 +172,8 @@ class WorkflowMachine(RuleBasedStateMachine):
 
     config: ClassVar[_Config]
     last_story: ClassVar[Story | None] = None
+    first_failure: ClassVar[float | None] = None
+    """When (``time.monotonic()``) a run first broke a rule: shrinking starts there."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -780,12 +783,18 @@ class WorkflowMachine(RuleBasedStateMachine):
             for phrase in phrases:
                 self.story.detail(phrase)
 
+    def _failing(self) -> None:
+        if type(self).first_failure is None:
+            type(self).first_failure = time.monotonic()
+
     def _fail(self, violations: Sequence[Violation]) -> NoReturn:
+        self._failing()
         ending = [f"!! rule broken: {v}" for v in violations]
         text = self.story.render(ending)
         raise violation_class(violations[0].invariant)(violations, text, self.config.workflow.key)
 
     def _crash(self, operation: str, error: Exception) -> NoReturn:
+        self._failing()
         message = f"{operation} raised {type(error).__name__}: {error}"
         ending = [f"!! rule broken: engine-error: {message}"]
         text = self.story.render(ending)

@@ -37,6 +37,8 @@ class CheckResult:
         seed: the seed of the search (the same seed searches the same way again).
         violation: the broken rule with its minimal story, or ``None``.
         seconds: how long the search took.
+        shrink_cut: shrinking ran into its time limit, so the story may hold steps that
+            are not needed.
     """
 
     workflow: str
@@ -46,6 +48,7 @@ class CheckResult:
     seed: int
     violation: InvariantViolation | None
     seconds: float
+    shrink_cut: bool = False
 
     @property
     def passed(self) -> bool:
@@ -57,9 +60,15 @@ class CheckResult:
         budget = f"{self.examples} runs of up to {self.steps} steps, seed {self.seed}"
         if self.violation is None:
             return f"ok    {self.workflow} ({self.file}): no rule broken in {budget}"
+        cut = (
+            "\n(shrinking stopped at its time limit: some steps above may not be needed; "
+            "--shrink-seconds gives it longer)"
+            if self.shrink_cut
+            else ""
+        )
         return (
             f"FAIL  {self.workflow} ({self.file}): rule {self.violation.invariant} broken "
-            f"({budget}; rerun with --seed {self.seed})\n\n{self.violation.story}"
+            f"({budget}; rerun with --seed {self.seed})\n\n{self.violation.story}{cut}"
         )
 
 
@@ -115,6 +124,13 @@ def check_workflow(
             test()
     except InvariantViolation as found:
         violation = found
+    first = machine.first_failure
+    cut = (
+        violation is not None
+        and shrink_seconds is not None
+        and first is not None
+        and time.monotonic() - first >= shrink_seconds
+    )
     return CheckResult(
         compiled.key,
         compiled.file,
@@ -123,4 +139,5 @@ def check_workflow(
         chosen,
         violation,
         time.perf_counter() - started,
+        cut,
     )

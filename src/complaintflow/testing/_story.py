@@ -70,8 +70,22 @@ class Story:
         self.lines.append(f"{'':<17}   {text}")
 
     def render(self, ending: Iterable[str] = ()) -> str:
-        """The story as text, with ``ending`` (the broken rules) after the steps."""
-        return "\n".join([self.title, *(f"  {line}" for line in self.lines), *ending])
+        """The story as text, with ``ending`` (the broken rules) after the steps; a detail
+        repeated line after line (a breach escalating again and again) is told once, with
+        how many times it happened."""
+        shown: list[str] = []
+        repeats = 0
+        for i, line in enumerate(self.lines):
+            if i and line == self.lines[i - 1] and not line[:17].strip():
+                repeats += 1
+                continue
+            if repeats:
+                shown[-1] += f" (x{repeats + 1})"
+            repeats = 0
+            shown.append(line)
+        if repeats:
+            shown[-1] += f" (x{repeats + 1})"
+        return "\n".join([self.title, *(f"  {line}" for line in shown), *ending])
 
 
 def describe_records(
