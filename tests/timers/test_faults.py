@@ -160,46 +160,71 @@ def seeded_postgres(postgres_url: str) -> Iterator[tuple[str, str]]:
     engine.close()
 
 
+def fire_while_killing(
+    url: str,
+    prefix: str,
+    workers_dir: Path,
+    *,
+    count: int,
+    templates: int,
+    copies: int,
+    kills: int,
+    least: int,
+    budget: float,
+    seed: int,
+) -> None:
+    """Seed due breaches, let ``count`` worker processes fire them while some are killed
+    at random and started again, and check every timer fired exactly once."""
+    due = seed_due_breaches(url, prefix, templates=templates, copies=copies)
+    assert due == 2 * templates * copies
+    engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
+    workers = Workers(url, prefix, workers_dir, count=count, batch=50)
+    try:
+        killed = sweep_while_killing(engine, workers, kills=kills, budget=budget, seed=seed)
+    finally:
+        workers.close()
+    try:
+        assert due_pending(engine) == 0, f"not done in time; worker errors:\n{workers.errors()}"
+        assert killed >= least
+        assert_each_fired_once(engine, due=due, complaints=due // 2)
+    finally:
+        engine.close()
+
+
 @pytest.mark.postgres
 def test_four_workers_killed_at_random_fire_every_timer_exactly_once_on_postgresql(
     seeded_postgres: tuple[str, str], workers_dir: Path
 ) -> None:
     url, prefix = seeded_postgres
-    due = seed_due_breaches(url, prefix, templates=200, copies=POSTGRES_COPIES)
-    assert due == 400 * POSTGRES_COPIES
-    engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
-    workers = Workers(url, prefix, workers_dir, count=4, batch=50)
-    try:
-        killed = sweep_while_killing(engine, workers, kills=25 if FULL else 12, budget=300, seed=4)
-    finally:
-        workers.close()
-    try:
-        assert due_pending(engine) == 0, f"not done in time; worker errors:\n{workers.errors()}"
-        assert killed >= 5
-        assert_each_fired_once(engine, due=due, complaints=due // 2)
-    finally:
-        engine.close()
+    fire_while_killing(
+        url,
+        prefix,
+        workers_dir,
+        count=4,
+        templates=200,
+        copies=POSTGRES_COPIES,
+        kills=25 if FULL else 12,
+        least=5,
+        budget=300,
+        seed=4,
+    )
 
 
 def test_two_workers_killed_at_random_fire_every_timer_exactly_once_on_sqlite(
     tmp_path: Path, workers_dir: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'faults.db'}"
-    prefix = "cf_"
-    due = seed_due_breaches(url, prefix, templates=100, copies=SQLITE_COPIES)
-    assert due == 200 * SQLITE_COPIES
-    engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
-    workers = Workers(url, prefix, workers_dir, count=2, batch=50)
-    try:
-        killed = sweep_while_killing(engine, workers, kills=10 if FULL else 6, budget=180, seed=2)
-    finally:
-        workers.close()
-    try:
-        assert due_pending(engine) == 0, f"not done in time; worker errors:\n{workers.errors()}"
-        assert killed >= 3
-        assert_each_fired_once(engine, due=due, complaints=due // 2)
-    finally:
-        engine.close()
+    fire_while_killing(
+        f"sqlite:///{tmp_path / 'faults.db'}",
+        "cf_",
+        workers_dir,
+        count=2,
+        templates=100,
+        copies=SQLITE_COPIES,
+        kills=10 if FULL else 6,
+        least=3,
+        budget=180,
+        seed=2,
+    )
 
 
 def test_a_worker_killed_between_claim_and_commit_leaves_no_partial_effect(
