@@ -61,7 +61,7 @@ def check(
             DEFAULT_STEPS,
             check_workflow,
         )
-        from complaintflow.testing._engine import import_guards, load
+        from complaintflow.testing._engine import import_guards, load, unregistered_guards
     except ImportError as exc:  # Hypothesis is an extra
         err.print(
             f"the QA kit needs Hypothesis ({exc}): pip install 'complaintflow[testing]'",
@@ -96,7 +96,7 @@ def check(
             seed=seed,
             shrink_seconds=DEFAULT_SHRINK_SECONDS if shrink_seconds is None else shrink_seconds,
         )
-        played = sorted({n for t in workflow.spec.transitions for n in t.guards} - set(given or {}))
+        played = unregistered_guards(workflow, given)
         if played:
             out.print(f"      guards played by stand-ins: {', '.join(played)}", markup=False)
         out.print(result.report(), markup=False)

@@ -82,17 +82,22 @@ def load(
                 f"({', '.join(str(f) for f in files) or 'none found'})"
             )
         path = files[0]
-    if stand_ins:
-        guards = {**standing_in(path, guards), **(guards or {})}
-    return load_workflow(path, guards=guards)
+    if not stand_ins:
+        return load_workflow(path, guards=guards)
+    workflow = load_workflow(path, guards=guards, require_guards=False)
+    missing = unregistered_guards(workflow, guards)
+    if not missing:
+        return workflow
+    # compiled again, now with a stand-in in the place of each guard the host did not give
+    return load_workflow(
+        path, guards={**{name: stand_in_guard(name) for name in missing}, **(guards or {})}
+    )
 
 
-def standing_in(path: str | Path, guards: Mapping[str, Guard] | None = None) -> dict[str, Guard]:
-    """Stand-ins for the guards the workflow file at ``path`` names that ``guards`` does
-    not hold, by name (see :func:`stand_in_guard`)."""
-    spec = load_workflow(path, guards=guards, require_guards=False).spec
-    named = {name for t in spec.transitions for name in t.guards}
-    return {name: stand_in_guard(name) for name in sorted(named - set(guards or {}))}
+def unregistered_guards(workflow: Workflow, guards: Mapping[str, Guard] | None) -> list[str]:
+    """The guards ``workflow`` names that ``guards`` does not hold, sorted."""
+    named = {name for t in workflow.spec.transitions for name in t.guards}
+    return sorted(named - set(guards or {}))
 
 
 def import_guards(spec: str) -> Mapping[str, Guard]:
