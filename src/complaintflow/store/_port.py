@@ -148,10 +148,6 @@ class StoreTransaction(ABC):
         """
 
     @abstractmethod
-    def savepoint(self) -> AbstractContextManager[None]:
-        """A savepoint: an exception inside undoes only what was done inside."""
-
-    @abstractmethod
     def lock_leased(
         self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
     ) -> list[ClaimedTimer]:

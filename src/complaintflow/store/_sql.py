@@ -432,11 +432,6 @@ class _SqlTransaction(StoreTransaction):
         except exc.IntegrityError as error:
             raise DuplicateKeyError(key) from error
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        with self.conn.begin_nested():
-            yield
-
     def lock_leased(
         self, timer_ids: Sequence[int], *, worker: str, lease: dt.timedelta
     ) -> list[ClaimedTimer]:
