@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from operator import itemgetter
@@ -21,7 +22,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Connection,
-    CursorResult,
     Dialect,
     Engine,
     Insert,
@@ -304,18 +304,30 @@ class _SqliteText:
 
 
 class _SqlTransaction(StoreTransaction):
-    def __init__(self, conn: Connection, tables: Tables, sql: _Statements) -> None:
+    def __init__(
+        self, conn: Connection, tables: Tables, sql: _Statements, *, on_driver: bool = False
+    ) -> None:
         self.conn = conn
         self.t = tables
         self.sql = sql
         # a host's connection may come from an engine of its own
         self.driver = sql.driver if _speaks_qmark_sqlite(conn.dialect) else None
+        # the driver's cursor, where the hot path may bypass Core's execution: on an
+        # engine the store made itself, outside a host's transaction, while nobody
+        # listens to its execution events (tracing, statement logs, tests' crashes)
+        self._cursor: Any = None
+        if on_driver and self.driver is not None and not _listened(conn):
+            self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def _execute(
         self, statement: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-    ) -> CursorResult[Any]:
+    ) -> Any:
         """Run a hot-path statement of ``self.sql`` with Core-style parameters (a dict,
-        or a list of them): as driver text on SQLite, through Core elsewhere."""
+        or a list of them): as driver text on SQLite, through Core elsewhere.
+
+        Gives what has ``rowcount`` and ``fetchone()``: Core's result, or the driver's
+        cursor where the store owns the engine (see :func:`_run_on_driver`).
+        """
         driver = self.driver
         if driver is None:
             return self.conn.execute(statement, params)
@@ -324,10 +336,12 @@ class _SqlTransaction(StoreTransaction):
             assert self.sql.dialect is not None
             first = params if isinstance(params, Mapping) else params[0]
             text = driver[id(statement)] = _SqliteText(statement, self.sql.dialect, first)
+        if self._cursor is not None:
+            return _run_on_driver(self._cursor, text.sql, text.params(params))
         return self.conn.exec_driver_sql(text.sql, text.params(params))
 
     def _complaint(self, statement: Any, params: Mapping[str, Any]) -> Complaint | None:
-        row = self._execute(statement, params).first()
+        row = self._execute(statement, params).fetchone()
         if row is None:
             return None
         driver = self.driver
@@ -376,7 +390,8 @@ class _SqlTransaction(StoreTransaction):
                         key = None  # reopened while a newer complaint holds the matter
                     row["open_dedup_key"] = key
                 if self._execute(statement, row).rowcount != 1:
-                    actual = self._execute(sql.version, {"b_id": after.id}).scalar()
+                    found = self._execute(sql.version, {"b_id": after.id}).fetchone()
+                    actual = found[0] if found is not None else None
                     raise ConcurrencyConflictError(
                         after.id, change.before.version, actual if actual is not None else -1
                     )
@@ -398,7 +413,7 @@ class _SqlTransaction(StoreTransaction):
 
     def _matter_taken(self, workflow: str, key: str) -> bool:
         holder = self._execute(self.sql.key_holder, {"b_workflow": workflow, "b_key": key})
-        return holder.first() is not None
+        return holder.fetchone() is not None
 
     def add_contact(
         self, complaint_id: str, at: dt.datetime, channel: str, actor: str, details: dict[str, Any]
@@ -514,6 +529,28 @@ class _SqlTransaction(StoreTransaction):
                 )
 
 
+def _listened(conn: Connection) -> bool:
+    """Whether anyone listens to the connection's (or its engine's) statement events."""
+    d = conn.dispatch
+    return bool(
+        d.before_execute or d.after_execute or d.before_cursor_execute or d.after_cursor_execute
+    )
+
+
+def _run_on_driver(cursor: Any, sql: str, params: Any) -> Any:
+    """Run SQL text on SQLite's own cursor, translating its errors as Core would."""
+    try:
+        if isinstance(params, list):
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except sqlite3.IntegrityError as error:
+        raise DuplicateKeyError(str(error)) from error
+    except sqlite3.Error as error:
+        raise StoreError(f"database error: {error}") from error
+    return cursor
+
+
 def _timer_row(t: TimerSpec, now: dt.datetime) -> dict[str, Any]:
     return {
         "complaint_id": t.complaint_id,
@@ -569,6 +606,8 @@ class SqlStore(Store):
         else:
             self.engine = bind
             self._owns_engine = False
+        # the hot path may skip Core's execution (and so its events) only on our own engine
+        self._made_engine = isinstance(bind, str)
         if _owns_engine is not None:
             self._owns_engine = _owns_engine
         self.tables = build_tables(table_prefix, schema)
@@ -619,7 +658,9 @@ class SqlStore(Store):
     def _transaction(self) -> Iterator[_SqlTransaction]:
         try:
             with self._connect(write=True) as conn:
-                yield _SqlTransaction(conn, self.tables, self._sql)
+                yield _SqlTransaction(
+                    conn, self.tables, self._sql, on_driver=self._made_engine and self._host is None
+                )
         except exc.OperationalError as error:
             raise StoreError(f"database error: {error.orig}") from error
         except exc.DBAPIError as error:
