@@ -20,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from complaintflow import Complaint, Engine, FakeClock
-from complaintflow.store._port import ClaimedTimer
+from complaintflow import Complaint, ConcurrencyConflictError, Engine, FakeClock
+from complaintflow.core import _apply as core
+from complaintflow.store._port import ClaimedTimer, TimerOutcome
 from complaintflow.timers import Sweeper, SweepResult
 
 from ._support import AGENT, STANDARD, drop_tables, intake, new_prefix, sql_store, timer_rows
@@ -392,3 +393,32 @@ def test_a_complaint_changed_between_read_and_lock_is_fired_from_its_locked_snap
     assert first.version == complaints[0].version + 2
     assert [r.trigger for r in engine.history(first.id) if r.kind == "transition"][-1] == "escalate"
     assert first.escalation_level == complaints[0].escalation_level + 1
+
+
+def test_a_batch_written_over_a_complaint_that_moved_on_is_refused_whole(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """The store's own check, under the sweeper's: a batch whose snapshot of a complaint
+    is no longer the stored one writes nothing at all (one statement per kind of write
+    on PostgreSQL, an executemany on SQLite)."""
+    complaints = due_warnings(engine, clock, 3)
+    sweeper = engine.sweeper()
+    ids = lease_and_die(engine, sweeper, clock)
+    claimed = engine.store.read_leased(ids, worker=sweeper.worker_id, lease=LEASE)
+    assert len(claimed) == 3
+    workflow = engine.workflow()
+    outcomes = [
+        TimerOutcome(
+            c,
+            "fired",
+            core.timer_fired(workflow, c.complaint, c.timer, now=clock.now(), calendar=None),
+        )
+        for c in claimed
+    ]
+    engine.fire(complaints[1].id, "escalate", actor=AGENT)  # moves one of them on
+    before = comparable(engine)
+    with pytest.raises(ConcurrencyConflictError) as caught, engine.store.transaction() as tx:
+        tx.settle_timers(outcomes, clock.now())
+    assert caught.value.complaint_id == complaints[1].id
+    assert comparable(engine) == before
+    assert {row["status"] for row in timer_rows(engine) if row["id"] in ids} == {"pending"}

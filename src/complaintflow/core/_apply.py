@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from complaintflow.core._clocks import (
@@ -36,6 +36,7 @@ from complaintflow.core._records import (
     Intake,
     Notification,
     TimerSpec,
+    evolve,
     plain_json,
 )
 from complaintflow.definition._compile import CompiledTransition, Workflow
@@ -205,7 +206,7 @@ def _escalate(workflow: Workflow, c: Complaint, b: _Builder, reason: str) -> Com
             "reason": reason,
         },
     )
-    return replace(c, escalation_level=level, assignee_role=role)
+    return evolve(c, escalation_level=level, assignee_role=role)
 
 
 def _set_tier(workflow: Workflow, c: Complaint, b: _Builder, tier: str) -> Complaint:
@@ -213,7 +214,7 @@ def _set_tier(workflow: Workflow, c: Complaint, b: _Builder, tier: str) -> Compl
         return c
     before = c.tier
     b.record("effect", "tier_changed", c.state, c.state, {"from_tier": before, "to_tier": tier})
-    c = replace(
+    c = evolve(
         c,
         tier=tier,
         assignee_role=workflow.tiers[tier].handled_by
@@ -234,7 +235,7 @@ def _run_action(
             b.notify(role, "notified", {"reason": reason, "state": c.state, "tier": c.tier})
         return c
     if kind == "assign":
-        return replace(c, assignee_role=action.assign)
+        return evolve(c, assignee_role=action.assign)
     if kind == "set_tier":
         assert action.set_tier is not None
         return _set_tier(workflow, c, b, action.set_tier)
@@ -268,7 +269,7 @@ def _clock_effects(
         workflow, before, after, trigger, clocks_from or b.now, calendar, reopened=reopened
     )
     if clocks != after.clocks:
-        after = replace(after, clocks=clocks)
+        after = evolve(after, clocks=clocks)
     _audit_clocks(b, after, events)
     changed |= extra_changed
     cancel = frozenset(
@@ -505,7 +506,7 @@ def _move(
         fields["closed_at"] = None
     if workflow.is_final(row.state) and not workflow.is_final(c.state):
         fields["closed_at"] = b.now
-    moved = replace(c, **fields)
+    moved = evolve(c, **fields)
     b.record("transition", trigger, c.state, row.state, data)
     if "tier" in data:
         moved = _set_tier(workflow, moved, b, data["tier"])
@@ -565,7 +566,7 @@ def record_survey(
         complaint.state,
         {"score": score, "comment": comment, "channel": channel},
     )
-    after = replace(complaint, version=version, updated_at=now)
+    after = evolve(complaint, version=version, updated_at=now)
     return Change(complaint, after, tuple(b.audit))
 
 
@@ -596,7 +597,7 @@ def transfer(
             "note": note,
         },
     )
-    after = replace(
+    after = evolve(
         complaint, owner=to_owner.id, owner_role=to_owner.role, version=version, updated_at=now
     )
     b.notify(to_owner.role, kind, {"to_owner": to_owner.id, "from_owner": complaint.owner})
@@ -627,7 +628,7 @@ def record_contact(
             "received_at": (intake.received_at or now).isoformat(),
         },
     )
-    after = replace(
+    after = evolve(
         complaint, contact_count=complaint.contact_count + 1, version=version, updated_at=now
     )
     return Change(complaint, after, tuple(b.audit))
@@ -677,7 +678,7 @@ def timer_fired(
             "return_visit_due",
             {"owner": complaint.owner, "closed_at": _iso(complaint.closed_at)},
         )
-        after = replace(complaint, version=version, updated_at=now)
+        after = evolve(complaint, version=version, updated_at=now)
         return Change(
             complaint,
             after,
@@ -693,7 +694,7 @@ def timer_fired(
     assert clock is not None
     assert clock.running
     clock, kind = fire_threshold(clock, spec, now, calendar)
-    c = replace(
+    c = evolve(
         complaint,
         version=version,
         updated_at=now,

@@ -8,11 +8,11 @@ its pending timer and arms the next one in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from complaintflow.core._conditions import conditions_hold
-from complaintflow.core._records import ClockState, Complaint, TimerKind, TimerSpec
+from complaintflow.core._records import ClockState, Complaint, TimerKind, TimerSpec, evolve
 from complaintflow.definition._compile import Workflow
 from complaintflow.definition._models import ClockSpec
 from complaintflow.time._durations import Duration
@@ -78,7 +78,7 @@ def _accrue(clock: ClockState, now: dt.datetime, calendar: WorkingTime | None) -
     business = clock.accrued_business
     if calendar is not None:
         business += calendar.elapsed(clock.resumed_at, now).total_seconds()
-    return replace(clock, accrued_wall=wall, accrued_business=business, resumed_at=None)
+    return evolve(clock, accrued_wall=wall, accrued_business=business, resumed_at=None)
 
 
 def _reach(clock: ClockState, seconds: float, calendar: WorkingTime | None) -> dt.datetime:
@@ -129,8 +129,8 @@ def next_timer(
 
 def _with_deadline(clock: ClockState, calendar: WorkingTime | None) -> ClockState:
     if clock.running and clock.target_seconds is not None:
-        return replace(clock, deadline=_reach(clock, clock.target_seconds, calendar))
-    return replace(clock, deadline=None)
+        return evolve(clock, deadline=_reach(clock, clock.target_seconds, calendar))
+    return evolve(clock, deadline=None)
 
 
 def _pause_states(workflow: Workflow, spec: ClockSpec) -> frozenset[str]:
@@ -174,7 +174,7 @@ def apply_clock_rules(
         )
         if clock is not None and active and stops:
             # a stopped clock has no deadline (what _with_deadline would say)
-            clock = replace(
+            clock = evolve(
                 _accrue(clock, now, calendar), status="stopped", stopped_at=now, deadline=None
             )
             events.append(ClockEvent(name, "stopped", {"elapsed_seconds": _report(clock)}))
@@ -204,7 +204,7 @@ def apply_clock_rules(
                 target_seconds=seconds,
             )
             if clock.running and seconds is not None:  # else no deadline, as built
-                clock = replace(clock, deadline=_reach(clock, seconds, calendar))
+                clock = evolve(clock, deadline=_reach(clock, seconds, calendar))
             events.append(
                 ClockEvent(
                     name,
@@ -219,11 +219,11 @@ def apply_clock_rules(
             continue
         paused = after.state in _pause_states(workflow, spec)
         if clock.running and paused:
-            clock = replace(_accrue(clock, now, calendar), status="paused", deadline=None)
+            clock = evolve(_accrue(clock, now, calendar), status="paused", deadline=None)
             events.append(ClockEvent(name, "paused", {}))
             changed.add(name)
         elif clock.status == "paused" and not paused:
-            clock = _with_deadline(replace(clock, status="running", resumed_at=now), calendar)
+            clock = _with_deadline(evolve(clock, status="running", resumed_at=now), calendar)
             events.append(ClockEvent(name, "resumed", {"deadline": _iso(clock.deadline)}))
             changed.add(name)
         if tier_changed:
@@ -233,8 +233,8 @@ def apply_clock_rules(
                 if business != clock.business and clock.running:
                     # the measure changes kind: keep what was counted, in the new measure
                     clock = _accrue(clock, now, calendar)
-                    clock = replace(clock, resumed_at=now)
-                clock = replace(
+                    clock = evolve(clock, resumed_at=now)
+                clock = evolve(
                     clock,
                     target=str(target) if target else None,
                     business=business,
@@ -266,9 +266,9 @@ def fire_threshold(
         kind = "breach"
     else:
         kind = "repeat"
-    updated = replace(clock, fired=clock.fired + 1)
+    updated = evolve(clock, fired=clock.fired + 1)
     if kind == "breach":
-        updated = replace(updated, breached_at=clock.deadline or now)
+        updated = evolve(updated, breached_at=clock.deadline or now)
     return updated, kind
 
 

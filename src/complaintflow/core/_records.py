@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -68,6 +68,33 @@ def plain_json(value: Mapping[Any, Any]) -> dict[str, Any]:
         raise ValueError(f"{len(text)} characters as JSON; at most {MAX_JSON_CHARS} are accepted")
     result: dict[str, Any] = json.loads(text)
     return result
+
+
+_T = TypeVar("_T")
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def evolve(obj: _T, /, **changes: Any) -> _T:
+    """A copy of the frozen, slotted record ``obj`` with ``changes``: what
+    ``dataclasses.replace`` gives, without its per-call field bookkeeping (the records
+    here have no ``__post_init__`` and no init-only fields).
+
+    Raises:
+        TypeError: a change names no field of the record.
+    """
+    cls = type(obj)
+    names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = frozenset(names)
+    if not changes.keys() <= known:
+        unknown = ", ".join(sorted(changes.keys() - known))
+        raise TypeError(f"{cls.__name__} has no field(s) {unknown}")
+    new: _T = object.__new__(cls)
+    put = object.__setattr__
+    for name in names:
+        put(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 class Intake(BaseModel):

@@ -18,45 +18,64 @@ def _time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value is not None else None
 
 
+# A clock decoded from a row, by id, with the JSON it came from: a change leaves most
+# clocks as they were, and writing one of those back needs no encoding. The clock is
+# kept with its JSON so its id cannot be reused while the entry lives; the map is
+# emptied when it grows past _DECODED_MAX (memory stays bounded).
+_DECODED: dict[int, tuple[ClockState, dict[str, Any]]] = {}
+_DECODED_MAX = 4096
+
+
 def clocks_to_json(clocks: tuple[ClockState, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": k.name,
-            "status": k.status,
-            "started_at": _iso(k.started_at),
-            "resumed_at": _iso(k.resumed_at),
-            "accrued_wall": k.accrued_wall,
-            "accrued_business": k.accrued_business,
-            "target": k.target,
-            "business": k.business,
-            "target_seconds": k.target_seconds,
-            "deadline": _iso(k.deadline),
-            "fired": k.fired,
-            "breached_at": _iso(k.breached_at),
-            "stopped_at": _iso(k.stopped_at),
-        }
-        for k in clocks
-    ]
+    items = []
+    for k in clocks:
+        known = _DECODED.get(id(k))
+        items.append(known[1] if known is not None and known[0] is k else _clock_to_json(k))
+    return items
+
+
+def _clock_to_json(k: ClockState) -> dict[str, Any]:
+    return {
+        "name": k.name,
+        "status": k.status,
+        "started_at": _iso(k.started_at),
+        "resumed_at": _iso(k.resumed_at),
+        "accrued_wall": k.accrued_wall,
+        "accrued_business": k.accrued_business,
+        "target": k.target,
+        "business": k.business,
+        "target_seconds": k.target_seconds,
+        "deadline": _iso(k.deadline),
+        "fired": k.fired,
+        "breached_at": _iso(k.breached_at),
+        "stopped_at": _iso(k.stopped_at),
+    }
 
 
 def clocks_from_json(items: list[dict[str, Any]]) -> tuple[ClockState, ...]:
-    return tuple(
-        ClockState(
-            name=k["name"],
-            status=k["status"],
-            started_at=dt.datetime.fromisoformat(k["started_at"]),
-            resumed_at=_time(k.get("resumed_at")),
-            accrued_wall=k.get("accrued_wall", 0.0),
-            accrued_business=k.get("accrued_business", 0.0),
-            target=k.get("target"),
-            business=k.get("business", False),
-            target_seconds=k.get("target_seconds"),
-            deadline=_time(k.get("deadline")),
-            fired=k.get("fired", 0),
-            breached_at=_time(k.get("breached_at")),
-            stopped_at=_time(k.get("stopped_at")),
-        )
-        for k in items
+    clocks = tuple(_clock_from_json(item) for item in items)
+    if len(_DECODED) > _DECODED_MAX:
+        _DECODED.clear()
+    for clock, item in zip(clocks, items, strict=True):
+        _DECODED[id(clock)] = (clock, item)
+    return clocks
+
+
+def _clock_from_json(k: dict[str, Any]) -> ClockState:
+    return ClockState(
+        name=k["name"],
+        status=k["status"],
+        started_at=dt.datetime.fromisoformat(k["started_at"]),
+        resumed_at=_time(k.get("resumed_at")),
+        accrued_wall=k.get("accrued_wall", 0.0),
+        accrued_business=k.get("accrued_business", 0.0),
+        target=k.get("target"),
+        business=k.get("business", False),
+        target_seconds=k.get("target_seconds"),
+        deadline=_time(k.get("deadline")),
+        fired=k.get("fired", 0),
+        breached_at=_time(k.get("breached_at")),
+        stopped_at=_time(k.get("stopped_at")),
     )
 
 

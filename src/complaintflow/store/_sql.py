@@ -51,6 +51,7 @@ from complaintflow.store._codec import (
     complaint_from_row,
     complaint_to_row,
 )
+from complaintflow.store._pg_batch import PgBatches, RecordsetText
 from complaintflow.store._port import (
     ClaimedTimer,
     DuplicateKeyError,
@@ -199,8 +200,21 @@ class _Statements:
             .values(status="cancelled", fired_at=bindparam("b_at"))
         )
         self.timers = insert(t.timers)
+        # the sweeper settles a batch's timers in one executemany of this
+        self.settle = (
+            update(t.timers)
+            .where(tc.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                fired_at=bindparam("b_at"),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
         self.outbox = insert(t.outbox)
         self.dialect = dialect
+        # PostgreSQL: the sweeper's batches as one statement per kind of write
+        self.pg = PgBatches(t, dialect) if dialect and dialect.name == "postgresql" else None
         self.driver: dict[int, _SqliteText] | None = None
         if dialect is not None and _speaks_qmark_sqlite(dialect):
             self.driver = {}
@@ -265,7 +279,7 @@ class _SqliteText:
                 convert = _to_sqlite(bind.type)
                 if convert is not None:
                     self._converts.append((index, convert))
-            elif bind.effective_value is not None:
+            elif not bind.required:  # a literal of the statement, NULL included
                 self._constants.append((index, bind.effective_value))
             else:
                 raise ValueError(f"no value for {name!r} in {self.sql}")
@@ -339,6 +353,15 @@ class _SqlTransaction(StoreTransaction):
         if self._cursor is not None:
             return _run_on_driver(self._cursor, text.sql, text.params(params))
         return self.conn.exec_driver_sql(text.sql, text.params(params))
+
+    def _batch(
+        self, statement: Any, rows: Sequence[Mapping[str, Any]], unnest: RecordsetText | None
+    ) -> Any:
+        """Write ``rows`` with ``statement``, or on PostgreSQL in one statement (``unnest``);
+        gives what has ``rowcount``."""
+        if unnest is None or not rows:
+            return self._execute(statement, list(rows))
+        return self.conn.exec_driver_sql(unnest.sql, unnest.params(rows))
 
     def _complaint(self, statement: Any, params: Mapping[str, Any]) -> Complaint | None:
         row = self._execute(statement, params).fetchone()
@@ -463,11 +486,17 @@ class _SqlTransaction(StoreTransaction):
         _sweep.release(self.conn, self.t, timer_id)
 
     def settle_timer(self, timer_id: int, status: str, at: dt.datetime) -> None:
-        _sweep.mark(self.conn, self.t, timer_id, status, at)
+        self._execute(self.sql.settle, {"b_id": timer_id, "b_status": status, "b_at": at})
 
     def settle_timers(self, outcomes: Sequence[TimerOutcome], at: dt.datetime) -> None:
         # one executemany per statement kind: a few round trips per batch, not per timer
-        _sweep.settle(self.conn, self.t, [(o.claimed.id, o.status) for o in outcomes], at)
+        pg = self.sql.pg if self.conn.dialect.name == "postgresql" else None
+        if outcomes:
+            self._batch(
+                self.sql.settle,
+                [{"b_id": o.claimed.id, "b_status": o.status, "b_at": at} for o in outcomes],
+                pg.settle() if pg else None,
+            )
         fired = [(o.claimed, o.change) for o in outcomes if o.change is not None]
         if any(change.before is None for _, change in fired):  # pragma: no cover
             # timers fire on stored complaints, never on new ones
@@ -492,18 +521,24 @@ class _SqlTransaction(StoreTransaction):
                     cancels[cid, clock] = None
             for timer in change.arm:
                 arms.setdefault((cid, timer.clock), []).append(timer)
-        self._update_swept(first, last)
+        self._update_swept(first, last, pg)
         sql = self.sql
         if audit:
-            self.conn.execute(sql.audit, [audit_to_row(r) for r in audit])
-        _sweep.cancel_clocks(self.conn, self.t, list(cancels), at)
+            rows = [audit_to_row(r) for r in audit]
+            self._batch(sql.audit, rows, pg.insert(self.t.audit, rows) if pg else None)
+        if cancels:
+            rows = [{"b_id": cid, "b_clock": clock, "b_at": at} for cid, clock in cancels]
+            self._batch(sql.cancel, rows, pg.cancel_clocks() if pg else None)
         armed = [_timer_row(t, at) for timers in arms.values() for t in timers]
         if armed:
-            self.conn.execute(sql.timers, armed)
+            self._batch(sql.timers, armed, pg.insert(self.t.timers, armed) if pg else None)
         if notifications:
-            self.conn.execute(sql.outbox, [_outbox_row(n) for n in notifications])
+            rows = [_outbox_row(n) for n in notifications]
+            self._batch(sql.outbox, rows, pg.insert(self.t.outbox, rows) if pg else None)
 
-    def _update_swept(self, first: dict[str, Complaint], last: dict[str, Complaint]) -> None:
+    def _update_swept(
+        self, first: dict[str, Complaint], last: dict[str, Complaint], pg: PgBatches | None
+    ) -> None:
         """Update each complaint from its ``first`` snapshot to its ``last`` in one
         executemany, checking the version."""
         rows = []
@@ -518,15 +553,19 @@ class _SqlTransaction(StoreTransaction):
             row["b_version"] = before.version
             del row["open_dedup_key"]
             rows.append(row)
-        if not rows or self.conn.execute(self.sql.update, rows).rowcount == len(rows):
-            return
-        stored = _sweep.versions(self.conn, self.t, [row["b_id"] for row in rows])
-        for row in rows:
-            if stored.get(row["b_id"]) != row["b_version"]:
-                actual = stored.get(row["b_id"])
-                raise ConcurrencyConflictError(
-                    row["b_id"], row["b_version"], actual if actual is not None else -1
-                )
+        # which complaint moved on must be told exactly: once the others are updated, a
+        # version read back cannot tell "ours" from "a request's" (both are before + 1)
+        if pg is not None and rows:
+            unnest = pg.update_complaints(rows)
+            updated = {row[0] for row in self._batch(self.sql.update, rows, unnest)}
+            stale = next((row for row in rows if row["b_id"] not in updated), None)
+        else:  # one UPDATE per complaint, each with its row count
+            stale = next((r for r in rows if self._execute(self.sql.update, r).rowcount != 1), None)
+        if stale is not None:
+            found = self._execute(self.sql.version, {"b_id": stale["b_id"]}).fetchone()
+            raise ConcurrencyConflictError(
+                stale["b_id"], stale["b_version"], found[0] if found is not None else -1
+            )
 
 
 def _listened(conn: Connection) -> bool:

@@ -39,34 +39,10 @@ class Statements:
     def __init__(self, tables: Tables) -> None:
         timers = tables.timers
         t = timers.c
-        # one statement per status: a batch's timers mostly end alike
-        self.settle = (
-            update(timers)
-            .where(t.id.in_(bindparam("b_ids", expanding=True)))
-            .values(
-                status=bindparam("b_status"),
-                fired_at=bindparam("b_at"),
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
         self.release = (
             update(timers)
             .where(t.id == bindparam("b_id"))
             .values(lease_owner=None, lease_until=None)
-        )
-        # one (complaint, clock) per parameter set, so a batch's cancels go in one executemany
-        self.cancel_clock = (
-            update(timers)
-            .where(
-                t.complaint_id == bindparam("b_id"),
-                t.clock == bindparam("b_clock"),
-                t.status == "pending",
-            )
-            .values(status="cancelled", fired_at=bindparam("b_at"))
-        )
-        self.version = select(tables.complaints.c.id, tables.complaints.c.version).where(
-            tables.complaints.c.id.in_(bindparam("b_ids", expanding=True))
         )
 
 
@@ -197,44 +173,9 @@ def _still_ours(rows: Sequence[Any], worker: str, *, due: int) -> list[tuple[Any
     return sorted(kept, key=lambda row: (row[due], row[0]))
 
 
-def settle(
-    conn: Connection, tables: Tables, settled: Sequence[tuple[int, str]], at: dt.datetime
-) -> None:
-    """Settle timers as ``(id, status)``: ``fired`` (the effect is written in this
-    transaction), ``cancelled`` (a change of the same transaction cancelled it),
-    ``stale`` (nothing to do) or ``failed`` (no effect could be computed)."""
-    by_status: dict[str, list[int]] = {}
-    for timer_id, status in settled:
-        by_status.setdefault(status, []).append(timer_id)
-    for status, ids in by_status.items():
-        conn.execute(statements(tables).settle, {"b_ids": ids, "b_status": status, "b_at": at})
-
-
-def mark(conn: Connection, tables: Tables, timer_id: int, status: str, at: dt.datetime) -> None:
-    """Settle one timer (see :func:`settle`)."""
-    settle(conn, tables, [(timer_id, status)], at)
-
-
 def release(conn: Connection, tables: Tables, timer_id: int) -> None:
     """Clear a timer's lease so any worker may take it at once."""
     conn.execute(statements(tables).release, {"b_id": timer_id})
-
-
-def cancel_clocks(
-    conn: Connection, tables: Tables, pairs: Sequence[tuple[str, str]], at: dt.datetime
-) -> None:
-    """Cancel the pending timers of each ``(complaint id, clock)``."""
-    if pairs:
-        conn.execute(
-            statements(tables).cancel_clock,
-            [{"b_id": cid, "b_clock": clock, "b_at": at} for cid, clock in pairs],
-        )
-
-
-def versions(conn: Connection, tables: Tables, complaint_ids: Sequence[str]) -> dict[str, int]:
-    """The stored version of each complaint."""
-    rows = conn.execute(statements(tables).version, {"b_ids": list(complaint_ids)})
-    return {row[0]: row[1] for row in rows}
 
 
 def next_due(conn: Connection, tables: Tables, now: dt.datetime) -> dt.datetime | None:
