@@ -343,19 +343,21 @@ profiling slows it, so look at the shares). Own time grouped by where the code l
 How the hot path is built, and so how to read the tables: every event is one
 transaction (`BEGIN IMMEDIATE`, `SELECT` the complaint, the conditional `UPDATE`, the
 audit `INSERT`s, cancel and arm timers, the outbox, `COMMIT`). On SQLite the store runs
-these statements as SQL text compiled once per store from its Core statements
-(`exec_driver_sql`, parameters converted as the column types would), which skips
-Core's per-execution work but keeps SQLAlchemy's events, error translation and
-connection handling; the rows written are the same, byte for byte. `BEGIN IMMEDIATE` is
-sent to the driver from the dialect's `do_begin` hook, not from a `begin` event
-listener: any engine event listener makes every statement dispatch events. Timer
-cancels are one prebuilt statement run once per clock (an expanding `IN` is compiled
-anew on every call). On PostgreSQL the same statements run through Core. What is left
-is the `COMMIT` itself, SQLAlchemy's connection, transaction and `exec_driver_sql`
-handling (with the result set-up of the one `SELECT`), reading the row back into a
-snapshot (JSON of the intake, facts and clocks), the core's work (the shared state
-machine, clock rules in business time, audit records) and writing the row (the clocks
-as JSON).
+these statements as SQL text compiled once per store from its Core statements, on the
+driver's own cursor (parameters converted as the column types would; errors translated
+as Core would), which skips all of Core's per-statement work; the rows written are the
+same, byte for byte. It does so only on an engine it made itself while nobody listens
+to the engine's statement events (a listener, such as a tracer, puts it back on Core).
+`BEGIN IMMEDIATE` is sent to the driver from the dialect's `do_begin` hook, not from a
+`begin` event listener: any engine event listener makes every statement dispatch
+events. Timer cancels are one prebuilt statement run once per clock (an expanding `IN`
+is compiled anew on every call). On PostgreSQL the same statements run through Core.
+What is left is the `COMMIT` itself (on SQLite with WAL: appending the transaction's
+pages to the log, and every so often a checkpoint), SQLAlchemy's connection and
+transaction handling, reading the row back into a snapshot (JSON of the intake, facts
+and clocks), the core's work (the shared state machine, clock rules in business time,
+audit records) and writing the row (the clocks as JSON; clocks the change left as
+they were are written back as read, without encoding them again)as JSON).
 """
     notes = "".join(f"\n- {n}" for n in i.notes)
     return f"""# Performance
@@ -466,7 +468,8 @@ do with nothing else running.
 
 ### SQL statements per event
 
-Cursor executions per event, as SQLAlchemy's `before_cursor_execute` event sees them (on
+Cursor executions per event, as SQLAlchemy's `before_cursor_execute` event sees them,
+plus those our store runs on SQLite's own cursor, counted where it runs them (on
 SQLite `BEGIN IMMEDIATE` goes straight to the driver and, like the commits, is not
 counted; on PostgreSQL the store's engine also pings the server when it checks a
 connection out of the pool, which is not counted here).

@@ -133,13 +133,6 @@ def _with_deadline(clock: ClockState, calendar: WorkingTime | None) -> ClockStat
     return evolve(clock, deadline=None)
 
 
-def _pause_states(workflow: Workflow, spec: ClockSpec) -> frozenset[str]:
-    states = set(spec.pauses_in)
-    if spec.pause_policy == "waiting_on_customer":
-        states |= workflow.waiting_states
-    return frozenset(states)
-
-
 def apply_clock_rules(
     workflow: Workflow,
     before: Complaint | None,
@@ -189,7 +182,7 @@ def apply_clock_rules(
             resume = clock is not None and reopened and spec.on_reopen == "continue"
             started = clock.started_at if clock is not None and resume else now
             business, seconds = _measure_target(target, started, calendar)
-            paused = after.state in _pause_states(workflow, spec)
+            paused = after.state in workflow.clock_pause_states[name]
             clock = ClockState(
                 name=name,
                 status="paused" if paused else "running",
@@ -217,7 +210,7 @@ def apply_clock_rules(
             continue
         if clock is None or not active:
             continue
-        paused = after.state in _pause_states(workflow, spec)
+        paused = after.state in workflow.clock_pause_states[name]
         if clock.running and paused:
             clock = evolve(_accrue(clock, now, calendar), status="paused", deadline=None)
             events.append(ClockEvent(name, "paused", {}))
@@ -250,8 +243,8 @@ def apply_clock_rules(
                 )
                 changed.add(name)
         clocks[name] = clock
-    order = list(workflow.clocks)
-    return tuple(sorted(clocks.values(), key=lambda c: order.index(c.name))), events, changed
+    order = workflow.clock_order
+    return tuple(sorted(clocks.values(), key=lambda c: order[c.name])), events, changed
 
 
 def fire_threshold(

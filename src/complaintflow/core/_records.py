@@ -232,7 +232,10 @@ class Complaint:
 
     def clock(self, name: str) -> ClockState | None:
         """The state of clock ``name``, if it ever started."""
-        return next((c for c in self.clocks if c.name == name), None)
+        for clock in self.clocks:
+            if clock.name == name:
+                return clock
+        return None
 
     def value(self, name: str) -> Any:
         """A field as conditions name it: ``tier``, ``data.solution``, ``intake.object``."""

@@ -257,6 +257,23 @@ class Workflow:
         return (*self.spec.roles, SYSTEM_ROLE)
 
     @cached_property
+    def clock_pause_states(self) -> Mapping[str, frozenset[str]]:
+        """The states each clock pauses in: its ``pauses_in``, and under the pause policy
+        ``waiting_on_customer`` every state that waits on the customer."""
+        found = {}
+        for name, spec in self.clocks.items():
+            states = set(spec.pauses_in)
+            if spec.pause_policy == "waiting_on_customer":
+                states |= self.waiting_states
+            found[name] = frozenset(states)
+        return found
+
+    @cached_property
+    def clock_order(self) -> Mapping[str, int]:
+        """Each clock's position in the workflow (snapshots list clocks in this order)."""
+        return {name: index for index, name in enumerate(self.clocks)}
+
+    @cached_property
     def calendar_spec(self) -> CalendarSpec | None:
         """The business calendar the workflow names, if any."""
         return self.calendars[self.spec.calendar] if self.spec.calendar else None

@@ -569,8 +569,9 @@ class _SqlTransaction(StoreTransaction):
 
 
 def _listened(conn: Connection) -> bool:
-    """Whether anyone listens to the connection's (or its engine's) statement events."""
-    d = conn.dispatch
+    """Whether anyone listens to statement events of the engine (nobody else holds the
+    connections of an engine the store made, so none listens to them alone)."""
+    d = conn.engine.dispatch
     return bool(
         d.before_execute or d.after_execute or d.before_cursor_execute or d.after_cursor_execute
     )
