@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import logging
 import math
@@ -353,6 +354,7 @@ def child_sweep(url: str, prefix: str, batch: int) -> None:
     engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
     sweeper = engine.sweeper(batch_size=batch, lease=dt.timedelta(seconds=120))
     sweeper.next_due()  # connected
+    gc.freeze()  # as the `complaintflow worker` process does once it has started
     print(json.dumps({"ready": True, "rss": rss_kb()[0]}), flush=True)
     for line in sys.stdin:
         if line.strip() != "go":

@@ -8,6 +8,7 @@ commits (or rolls back) and the process exits 0.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import sys
@@ -149,6 +150,10 @@ def worker(
             batch_size=batch_size,
             lease=dt.timedelta(seconds=lease),
         )
+        # this process's start-up heap (modules, workflows, calendars) lives as long as
+        # the process: frozen, full garbage collections stop walking it after every
+        # batch (about 6% of a busy sweeper's time in docs/performance.md)
+        gc.freeze()
         process.run_forever()
     finally:
         engine.close()

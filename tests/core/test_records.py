@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from complaintflow.core._records import ClockState, Complaint, Intake, evolve
+from complaintflow.core._records import AuditRecord, ClockState, Complaint, Intake, evolve
 
 AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 BASE = Complaint(
@@ -59,3 +59,24 @@ def test_evolve_refuses_a_field_the_record_does_not_have() -> None:
         evolve(BASE, stat="closed")
     with pytest.raises(dataclasses.FrozenInstanceError):
         evolve(BASE).state = "closed"  # type: ignore[misc]
+
+
+def test_evolve_copies_a_slotted_record_field_by_field() -> None:
+    record = AuditRecord(
+        complaint_id="c-1",
+        version=2,
+        seq=0,
+        at=AT,
+        kind="transition",
+        actor="agent-1",
+        role="agent",
+        trigger="acknowledge",
+        from_state="received",
+        to_state="acknowledged",
+        data={},
+        correlation_id=None,
+        idempotency_key=None,
+    )
+    assert evolve(record, seq=1) == dataclasses.replace(record, seq=1)
+    with pytest.raises(TypeError, match="AuditRecord has no field"):
+        evolve(record, sequence=1)

@@ -224,14 +224,26 @@ def _speaks_qmark_sqlite(dialect: Dialect) -> bool:
     return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
 
 
+# the last time written and its text: a change (or a sweep batch) writes its one "now"
+# into many columns and rows
+_LAST_TIME: tuple[dt.datetime, str] = (dt.datetime.min.replace(tzinfo=dt.UTC), "")
+
+
 def _sqlite_time(value: dt.datetime) -> str:
     # the text SQLAlchemy's SQLite DATETIME writes of UTCDateTime's naive UTC value:
     # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00"
+    global _LAST_TIME
+    last = _LAST_TIME
+    if value is last[0]:
+        return last[1]
+    given = value
     if value.tzinfo is not dt.UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
         value = value.astimezone(dt.UTC)
-    return value.isoformat(" ", "microseconds")[:26]
+    text = value.isoformat(" ", "microseconds")[:26]
+    _LAST_TIME = (given, text)
+    return text
 
 
 def _to_sqlite(kind: Any) -> Callable[[Any], Any] | None:
