@@ -24,7 +24,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from complaintflow.core._records import TimerSpec
 from complaintflow.store._codec import complaint_from_row
@@ -97,7 +98,8 @@ def _owners(conn: Connection, tables: Tables, ids: Sequence[int]) -> list[str]:
     """The complaints of timers ``ids``, found by primary key (SQLite scans the whole
     timers index for ``complaint_id IN (SELECT DISTINCT ...)``)."""
     t = tables.timers.c
-    return sorted(set(conn.execute(select(t.complaint_id).where(t.id.in_(list(ids)))).scalars()))
+    found = conn.execute(select(t.complaint_id).where(_among(conn, t.id, ids))).scalars()
+    return sorted(set(found))
 
 
 def lock_leased(
@@ -112,10 +114,10 @@ def lock_leased(
     lock = lock and conn.dialect.name == "postgresql"  # SQLite: the write transaction
     timers_stmt = select(
         t.id, t.complaint_id, t.clock, t.kind, t.due_at, t.threshold, t.sequence, *_ours(t)
-    ).where(t.id.in_(list(ids)))
+    ).where(_among(conn, t.id, ids))
     if lock:
         owners = _owners(conn, tables, ids)
-        complaints_stmt = select(tables.complaints).where(c.id.in_(owners)).order_by(c.id)
+        complaints_stmt = select(tables.complaints).where(_among(conn, c.id, owners)).order_by(c.id)
         complaints = {
             row["id"]: complaint_from_row(row)
             for row in conn.execute(complaints_stmt.with_for_update()).mappings()
@@ -125,7 +127,7 @@ def lock_leased(
     else:
         timers = _still_ours(conn.execute(timers_stmt).all(), worker, due=4)
         owners = sorted({row[1] for row in timers})
-        complaints_stmt = select(tables.complaints).where(c.id.in_(owners))
+        complaints_stmt = select(tables.complaints).where(_among(conn, c.id, owners))
         complaints = {
             row["id"]: complaint_from_row(row) for row in conn.execute(complaints_stmt).mappings()
         }
@@ -148,14 +150,23 @@ def leased_versions(
     t = tables.timers.c
     c = tables.complaints.c
     complaints_stmt = (
-        select(c.id, c.version).where(c.id.in_(_owners(conn, tables, ids))).order_by(c.id)
+        select(c.id, c.version).where(_among(conn, c.id, _owners(conn, tables, ids))).order_by(c.id)
     )
-    timers_stmt = select(t.id, t.due_at, *_ours(t)).where(t.id.in_(list(ids)))
+    timers_stmt = select(t.id, t.due_at, *_ours(t)).where(_among(conn, t.id, ids))
     if conn.dialect.name == "postgresql":
         complaints_stmt = complaints_stmt.with_for_update()
         timers_stmt = timers_stmt.order_by(t.id).with_for_update()
     versions = {row[0]: row[1] for row in conn.execute(complaints_stmt)}
     return {row[0] for row in _still_ours(conn.execute(timers_stmt).all(), worker, due=1)}, versions
+
+
+def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter, and one
+    statement text whatever the batch's size, which the server plans faster and psycopg
+    prepares once."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _ours(t: Any) -> tuple[Any, Any]:
