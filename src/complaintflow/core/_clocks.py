@@ -259,10 +259,9 @@ def fire_threshold(
         kind = "breach"
     else:
         kind = "repeat"
-    updated = evolve(clock, fired=clock.fired + 1)
     if kind == "breach":
-        updated = evolve(updated, breached_at=clock.deadline or now)
-    return updated, kind
+        return evolve(clock, fired=clock.fired + 1, breached_at=clock.deadline or now), kind
+    return evolve(clock, fired=clock.fired + 1), kind
 
 
 def _report(clock: ClockState) -> float:
