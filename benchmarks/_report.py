@@ -357,7 +357,7 @@ pages to the log, and every so often a checkpoint), SQLAlchemy's connection and
 transaction handling, reading the row back into a snapshot (JSON of the intake, facts
 and clocks), the core's work (the shared state machine, clock rules in business time,
 audit records) and writing the row (the clocks as JSON; clocks the change left as
-they were are written back as read, without encoding them again)as JSON).
+they were are written back as read, without encoding them again).
 """
     notes = "".join(f"\n- {n}" for n in i.notes)
     return f"""# Performance

@@ -4,6 +4,7 @@ it asserts nothing about speed)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,25 @@ def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
     assert all(float(rate.replace(",", "")) > 0 for rate in rates)
     # a quick run leaves the performance page alone
     assert (doc.read_bytes() if doc.exists() else None) == before
+
+
+def test_the_sqlite_commit_benchmark_prints_its_figures(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sqlite_commit", "--lifecycles", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "lifecycle events: 21 per setting" in out
+    wal = re.search(r"WAL appended per event: ([\d,]+) bytes", out)
+    assert wal is not None, out
+    assert int(wal.group(1).replace(",", "")) > 0, out
+    for setting in ("default autocheckpoint", "no autocheckpoint"):
+        row = next(line for line in out.splitlines() if line.startswith(setting))
+        assert float(row.split()[-1].replace(",", "")) > 0
+    assert "bare sqlite3 transaction" in out
