@@ -395,12 +395,16 @@ def test_a_complaint_changed_between_read_and_lock_is_fired_from_its_locked_snap
     assert first.escalation_level == complaints[0].escalation_level + 1
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
 def test_a_batch_written_over_a_complaint_that_moved_on_is_refused_whole(
-    engine: Engine, clock: FakeClock
+    engine: Engine, clock: FakeClock, traced: bool
 ) -> None:
     """The store's own check, under the sweeper's: a batch whose snapshot of a complaint
     is no longer the stored one writes nothing at all (one statement per kind of write
-    on PostgreSQL, an executemany on SQLite)."""
+    on PostgreSQL, an executemany on SQLite: on the driver's cursor, or through Core
+    while a tracer listens to the engine's statements)."""
+    if traced:
+        sa.event.listen(sql_store(engine).engine, "before_cursor_execute", _trace)
     complaints = due_warnings(engine, clock, 3)
     sweeper = engine.sweeper()
     ids = lease_and_die(engine, sweeper, clock)
@@ -422,3 +426,7 @@ def test_a_batch_written_over_a_complaint_that_moved_on_is_refused_whole(
     assert caught.value.complaint_id == complaints[1].id
     assert comparable(engine) == before
     assert {row["status"] for row in timer_rows(engine) if row["id"] in ids} == {"pending"}
+
+
+def _trace(*_args: Any) -> None:
+    """A statement listener that does nothing (as a tracer would, for the store)."""

@@ -548,6 +548,24 @@ class _SqlTransaction(StoreTransaction):
             rows = [_outbox_row(n) for n in notifications]
             self._batch(sql.outbox, rows, pg.insert(self.t.outbox, rows) if pg else None)
 
+    def _all_updated(self, rows: list[dict[str, Any]]) -> bool:
+        """Update the complaints of ``rows`` in one executemany; if any was not at its
+        version, undo the whole statement (a savepoint) and say so."""
+        cursor = self._cursor
+        if cursor is None:
+            savepoint = self.conn.begin_nested()
+            if self._execute(self.sql.update, rows).rowcount == len(rows):
+                savepoint.commit()
+                return True
+            savepoint.rollback()
+            return False
+        _run_on_driver(cursor, "SAVEPOINT cf_swept", ())
+        done = bool(self._execute(self.sql.update, rows).rowcount == len(rows))
+        if not done:
+            _run_on_driver(cursor, "ROLLBACK TO cf_swept", ())
+        _run_on_driver(cursor, "RELEASE cf_swept", ())
+        return done
+
     def _update_swept(
         self, first: dict[str, Complaint], last: dict[str, Complaint], pg: PgBatches | None
     ) -> None:
@@ -565,13 +583,17 @@ class _SqlTransaction(StoreTransaction):
             row["b_version"] = before.version
             del row["open_dedup_key"]
             rows.append(row)
+        if not rows:
+            return
         # which complaint moved on must be told exactly: once the others are updated, a
         # version read back cannot tell "ours" from "a request's" (both are before + 1)
-        if pg is not None and rows:
+        stale = None
+        if pg is not None:
             unnest = pg.update_complaints(rows)
             updated = {row[0] for row in self._batch(self.sql.update, rows, unnest)}
             stale = next((row for row in rows if row["b_id"] not in updated), None)
-        else:  # one UPDATE per complaint, each with its row count
+        elif not self._all_updated(rows):
+            # undone; one UPDATE per complaint, each with its row count, finds which
             stale = next((r for r in rows if self._execute(self.sql.update, r).rowcount != 1), None)
         if stale is not None:
             found = self._execute(self.sql.version, {"b_id": stale["b_id"]}).fetchone()
