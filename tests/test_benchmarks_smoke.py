@@ -12,20 +12,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
-    doc = ROOT / "docs" / "performance.md"
-    before = doc.read_bytes() if doc.exists() else None
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+def run_benchmark(tmp_path: Path, module: str, *args: str) -> str:
+    """Run ``python -m module args`` from the repository (its temporary files in
+    ``tmp_path``); what it printed. Fails the test if it failed."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick"],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    return done.stdout
+
+
+def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    before = doc.read_bytes() if doc.exists() else None
+    out = run_benchmark(tmp_path, "benchmarks", "--quick")
     for workload in ("ours (Engine)", "floor (plain Core, same SQL)", "naive (ORM + Machine"):
         assert workload in out
     assert "events/s" in out
@@ -42,17 +47,7 @@ def test_quick_benchmark_prints_the_tables(tmp_path: Path) -> None:
 
 
 def test_the_sqlite_commit_benchmark_prints_its_figures(tmp_path: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sqlite_commit", "--lifecycles", "3"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_benchmark(tmp_path, "benchmarks.sqlite_commit", "--lifecycles", "3")
     assert "lifecycle events: 21 per setting" in out
     wal = re.search(r"WAL appended per event: ([\d,]+) bytes", out)
     assert wal is not None, out

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from complaintflow.core._records import AuditRecord, ClockState, Complaint, Intake
+
+
+def remember_last(convert: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``convert`` remembering its last argument (by identity) and result: a change, or
+    a sweep batch, writes its one "now" into many columns and rows."""
+    last: list[tuple[object, str]] = [(object(), "")]  # one cell, replaced whole
+
+    def remembered(value: Any) -> str:
+        seen, text = last[0]
+        if value is seen:
+            return text
+        text = convert(value)
+        last[0] = (value, text)
+        return text
+
+    return remembered
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -18,25 +18,17 @@ from typing import Any
 
 from sqlalchemy import Column, Dialect, Table
 
+from complaintflow.store._codec import remember_last
 from complaintflow.store._tables import Tables, UTCDateTime
 
 Convert = Callable[[Any], Any] | None
 
 
-# the last time written and its text: a batch writes its one "now" into many rows
-_LAST_TIME: tuple[dt.datetime | None, str] = (None, "")
-
-
+@remember_last
 def _utc(value: dt.datetime) -> str:
-    global _LAST_TIME
-    last = _LAST_TIME
-    if value is last[0]:
-        return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store")
-    text = value.isoformat()
-    _LAST_TIME = (value, text)
-    return text
+    return value.isoformat()
 
 
 def _convert(column: Column[Any]) -> Convert:

@@ -50,6 +50,7 @@ from complaintflow.store._codec import (
     audit_to_row,
     complaint_from_row,
     complaint_to_row,
+    remember_last,
 )
 from complaintflow.store._pg_batch import PgBatches, RecordsetText
 from complaintflow.store._port import (
@@ -224,26 +225,15 @@ def _speaks_qmark_sqlite(dialect: Dialect) -> bool:
     return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
 
 
-# the last time written and its text: a change (or a sweep batch) writes its one "now"
-# into many columns and rows
-_LAST_TIME: tuple[dt.datetime, str] = (dt.datetime.min.replace(tzinfo=dt.UTC), "")
-
-
+@remember_last
 def _sqlite_time(value: dt.datetime) -> str:
     # the text SQLAlchemy's SQLite DATETIME writes of UTCDateTime's naive UTC value:
     # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00"
-    global _LAST_TIME
-    last = _LAST_TIME
-    if value is last[0]:
-        return last[1]
-    given = value
     if value.tzinfo is not dt.UTC:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
         value = value.astimezone(dt.UTC)
-    text = value.isoformat(" ", "microseconds")[:26]
-    _LAST_TIME = (given, text)
-    return text
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _to_sqlite(kind: Any) -> Callable[[Any], Any] | None:
@@ -367,13 +357,13 @@ class _SqlTransaction(StoreTransaction):
         return self.conn.exec_driver_sql(text.sql, text.params(params))
 
     def _batch(
-        self, statement: Any, rows: Sequence[Mapping[str, Any]], unnest: RecordsetText | None
+        self, statement: Any, rows: Sequence[Mapping[str, Any]], recordset: RecordsetText | None
     ) -> Any:
-        """Write ``rows`` with ``statement``, or on PostgreSQL in one statement (``unnest``);
-        gives what has ``rowcount``."""
-        if unnest is None or not rows:
+        """Write ``rows`` with ``statement``, or on PostgreSQL in one statement
+        (``recordset``); gives what has ``rowcount``."""
+        if recordset is None or not rows:
             return self._execute(statement, list(rows))
-        return self.conn.exec_driver_sql(unnest.sql, unnest.params(rows))
+        return self.conn.exec_driver_sql(recordset.sql, recordset.params(rows))
 
     def _complaint(self, statement: Any, params: Mapping[str, Any]) -> Complaint | None:
         row = self._execute(statement, params).fetchone()
@@ -589,8 +579,8 @@ class _SqlTransaction(StoreTransaction):
         # version read back cannot tell "ours" from "a request's" (both are before + 1)
         stale = None
         if pg is not None:
-            unnest = pg.update_complaints(rows)
-            updated = {row[0] for row in self._batch(self.sql.update, rows, unnest)}
+            recordset = pg.update_complaints(rows)
+            updated = {row[0] for row in self._batch(self.sql.update, rows, recordset)}
             stale = next((row for row in rows if row["b_id"] not in updated), None)
         elif not self._all_updated(rows):
             # undone; one UPDATE per complaint, each with its row count, finds which
