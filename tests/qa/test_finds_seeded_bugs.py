@@ -79,9 +79,12 @@ def test_the_kit_finds_the_engine_fault(
 
 def test_the_counterexample_shrinks_to_a_short_story() -> None:
     """The story of the shortcut that skips the clock's stop state: a complaint is opened,
-    handled and answered on the phone without ever being resolved (plus, at most, a step
-    that shrinking had no time left to remove)."""
-    result = check_workflow(SEEDED / "clock_stop_bypassed.yaml", seed=SEED, shrink_seconds=20)
+    handled and answered on the phone without ever being resolved (plus, at most, one
+    more step). Shrinking runs to its end, without a time limit: cut short, how far it
+    gets depends on the machine's load (a 5 s cut gave 6 steps here, a 2 s one 5), and
+    this test failed once on a busy machine with a 20 s limit."""
+    result = check_workflow(SEEDED / "clock_stop_bypassed.yaml", seed=SEED, shrink_seconds=None)
+    assert not result.shrink_cut
     assert result.violation is not None
     story = result.violation.story
     steps = [line for line in story.splitlines() if re.match(r"  \w{3} \d\d-\d\d ", line)]
