@@ -20,19 +20,12 @@ from complaintflow.store import SqlStore
 from complaintflow.testing import FakeClock, check_workflow, engine_on_temp_sqlite
 
 from ._faults import breach_escalation_in_place
+from ._support import AGENT, INTAKE
 
 HERE = Path(__file__).resolve().parent
 STANDARD = HERE.parents[1] / "workflows" / "standard.yaml"
 FINDINGS = HERE / "findings"
 START = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)  # Monday 09:00 in Shanghai
-AGENT = ("li.na", "agent")
-INTAKE: dict[str, Any] = {
-    "customer_name": "Zhang Wei",
-    "customer_contact": "+86 139 0000 0000",
-    "channel": "phone",
-    "object": "router X200",
-    "reason": "the line drops every evening",
-}
 
 
 def timers(engine: Engine) -> list[dict[str, Any]]:

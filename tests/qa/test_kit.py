@@ -30,19 +30,13 @@ from complaintflow.testing._facts import facts_of
 from complaintflow.testing._invariants import Observed, TimerRow, check, violation_class
 from complaintflow.testing._story import Story, show_value
 
+from ._support import AGENT, INTAKE
+
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD_FILE = ROOT / "workflows" / "standard.yaml"
 STANDARD = load_workflow(STANDARD_FILE)
 SEEDED = Path(__file__).resolve().parent / "seeded"
 BROKEN = ROOT / "tests" / "definition" / "broken" / "unknown_state.yaml"
-AGENT = ("li.na", "agent")
-INTAKE: dict[str, Any] = {
-    "customer_name": "Zhang Wei",
-    "customer_contact": "+86 139 0000 0000",
-    "channel": "phone",
-    "object": "router X200",
-    "reason": "the line drops every evening",
-}
 
 
 def test_the_public_namespace_is_sorted_and_complete() -> None:
