@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from complaintflow._json import dumps
+
 Channel = Literal["phone", "email", "online", "chat", "on_site", "letter", "social", "other"]
 """How a complaint came in (DOMAIN.md §1)."""
 
@@ -63,7 +65,7 @@ def plain_json(value: Mapping[Any, Any]) -> dict[str, Any]:
             f"{path or 'value'}: {type(item).__name__} is not JSON "
             f"(use str, number, bool, null, list or mapping)"
         )
-    text = json.dumps(value, ensure_ascii=False)
+    text = dumps(value)
     if len(text) > MAX_JSON_CHARS:
         raise ValueError(f"{len(text)} characters as JSON; at most {MAX_JSON_CHARS} are accepted")
     result: dict[str, Any] = json.loads(text)

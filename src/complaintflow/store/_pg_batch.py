@@ -12,12 +12,12 @@ parse the rows in C (psycopg would quote and escape array elements in Python).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Dialect, Table
 
+from complaintflow._json import dumps
 from complaintflow.store._codec import remember_last
 from complaintflow.store._tables import Tables, UTCDateTime
 
@@ -56,7 +56,7 @@ class RecordsetText:
                 if value is not None:
                     item[key] = convert(value)
             items.append(item)
-        return (json.dumps(items),)
+        return (dumps(items),)
 
 
 class PgBatches:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from complaintflow._json import dumps
 from complaintflow.core._apply import Change
 from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
 from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
@@ -97,6 +98,8 @@ def create_sql_engine(url: str, **kwargs: Any) -> Engine:
     # SQL parameters hold personal data; a host that turns on SQLAlchemy's logging
     # should not find them in its log files
     kwargs.setdefault("hide_parameters", True)
+    # JSON columns written through Core encode as the hot path's driver text does
+    kwargs.setdefault("json_serializer", dumps)
     if parsed.get_backend_name() == "sqlite":
         memory = parsed.database in (None, "", ":memory:")
         if memory:
@@ -240,7 +243,7 @@ def _to_sqlite(kind: Any) -> Callable[[Any], Any] | None:
     if isinstance(kind, UTCDateTime):
         return _sqlite_time
     if isinstance(kind, JSON):
-        return json.dumps
+        return dumps
     return None  # the driver stores str, int, float, bool and None as they are
 
 
