@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from complaintflow import Engine, FakeClock
 from complaintflow.core._apply import Change
 from complaintflow.store import SqlStore, Tables, build_tables
+from complaintflow.timers._sweeper import sweep_until_idle
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDARD = ROOT / "workflows" / "standard.yaml"
@@ -348,26 +349,32 @@ def rss_kb() -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
-def child_sweep(url: str, prefix: str, batch: int) -> None:
+def child_sweep(url: str, prefix: str, batch: int, threads: int | None) -> None:
     """A worker process: say ``ready``; on each ``go`` line sweep until nothing is due and
-    print what happened as JSON; stop at any other line or the end of stdin."""
+    print what happened as JSON; stop at any other line or the end of stdin.
+
+    It sweeps as ``complaintflow worker`` does: the worker's sweepers (``threads``, by
+    default the worker's own choice for the database), each in a thread of its own.
+    """
     engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
-    sweeper = engine.sweeper(batch_size=batch, lease=dt.timedelta(seconds=120))
-    sweeper.next_due()  # connected
+    worker = engine.worker(batch_size=batch, lease=dt.timedelta(seconds=120), threads=threads)
+    sweepers = worker.sweepers
+    sweepers[0].next_due()  # connected
     gc.freeze()  # as the `complaintflow worker` process does once it has started
-    print(json.dumps({"ready": True, "rss": rss_kb()[0]}), flush=True)
+    print(json.dumps({"ready": True, "rss": rss_kb()[0], "threads": len(sweepers)}), flush=True)
     for line in sys.stdin:
         if line.strip() != "go":
             break
         began = ended = time.time()
         fired = idle = 0
         while idle < 2:  # twice nothing to lease: another worker holds the rest, or none left
-            result = sweeper.run_once()
-            if result.fired:
-                fired += result.fired
+            swept = sweep_until_idle(sweepers)
+            if swept:
+                fired += swept
                 ended = time.time()
-            idle = idle + 1 if result.leased == 0 else 0
-            if result.leased == 0:
+                idle = 0
+            else:
+                idle += 1
                 time.sleep(0.05)
         rss, hwm = rss_kb()
         report = {"fired": fired, "began": began, "ended": ended, "rss": rss, "hwm": hwm}
@@ -378,11 +385,11 @@ def child_sweep(url: str, prefix: str, batch: int) -> None:
 class Workers:
     """Worker processes kept between measurements (each start costs an interpreter)."""
 
-    def __init__(self, db: Database, count: int, batch: int) -> None:
+    def __init__(self, db: Database, count: int, batch: int, threads: int | None) -> None:
         command = [sys.executable, "-m", "benchmarks.timers", "--child-sweep"]
         self.procs = [
             subprocess.Popen(
-                [*command, db.url, db.prefix, str(batch)],
+                [*command, db.url, db.prefix, str(batch), str(threads or "default")],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -390,7 +397,9 @@ class Workers:
             )
             for _ in range(count)
         ]
-        self.rss_start = [self._read(proc)["rss"] for proc in self.procs]
+        started = [self._read(proc) for proc in self.procs]
+        self.rss_start = [ready["rss"] for ready in started]
+        self.threads = started[0]["threads"]
 
     @staticmethod
     def _read(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -594,13 +603,19 @@ PARTS = ("throughput", "memory", "lag", "apscheduler")
 
 
 def measure_backend(
-    db: Database, sizes: Sizes, batch: int, aps_url: str, parts: frozenset[str]
+    db: Database,
+    sizes: Sizes,
+    batch: int,
+    aps_url: str,
+    parts: frozenset[str],
+    threads: int | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     templates = make_templates(db, sizes.templates)
     say(db.backend, "templates made")
     if parts & {"throughput", "memory"}:
-        workers = Workers(db, max(sizes.workers) if "throughput" in parts else 1, batch)
+        workers = Workers(db, max(sizes.workers) if "throughput" in parts else 1, batch, threads)
+        out["threads"] = workers.threads
         say(db.backend, "worker processes started")
         try:
             if "throughput" in parts:
@@ -674,7 +689,12 @@ def measure_memory(
 
 
 def run(
-    sizes: Sizes, choice: str, pg_url: str, batch: int, parts: frozenset[str]
+    sizes: Sizes,
+    choice: str,
+    pg_url: str,
+    batch: int,
+    parts: frozenset[str],
+    threads: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="cf-bench-timers-") as folder:
@@ -686,7 +706,7 @@ def run(
                 continue
             aps_url = f"sqlite:///{tmp / 'aps.db'}" if backend == "sqlite" else url
             with fresh(backend, url) as db:
-                results[backend] = measure_backend(db, sizes, batch, aps_url, parts)
+                results[backend] = measure_backend(db, sizes, batch, aps_url, parts, threads)
     return results
 
 
@@ -713,6 +733,7 @@ def table(results: dict[str, dict[str, Any]], sizes: Sizes) -> str:
     def once(key: str) -> Callable[[dict[str, Any]], str]:
         return lambda d: "yes" if d[key]["exactly_once"] else "**NO**"
 
+    row("sweep threads per worker process", "", lambda d: f"{d['threads']}")
     for workers in sizes.workers:
         key = f"workers_{workers}"
         label = f"fire {sizes.due:,} due breaches, {workers} worker(s): escalations/s"
@@ -774,18 +795,24 @@ def main(argv: list[str] | None = None) -> int:
         "$COMPLAINTFLOW_TEST_POSTGRES_URL or the local server)",
     )
     parser.add_argument("--batch-size", type=int, default=200, help="timers per sweep transaction")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="sweep threads per worker process (default: the worker's, 2 on PostgreSQL and 1 "
+        "on SQLite)",
+    )
     parser.add_argument("--only", help=f"measure only these (comma-separated): {', '.join(PARTS)}")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--child-sweep",
-        nargs=3,
-        metavar=("URL", "PREFIX", "BATCH"),
+        nargs=4,
+        metavar=("URL", "PREFIX", "BATCH", "THREADS"),
         help=argparse.SUPPRESS,
     )
     args = parser.parse_args(argv)
     if args.child_sweep:
-        url, prefix, batch = args.child_sweep
-        child_sweep(url, prefix, int(batch))
+        url, prefix, batch, threads = args.child_sweep
+        child_sweep(url, prefix, int(batch), None if threads == "default" else int(threads))
         return 0
     sizes = QUICK if args.quick else FULL if args.full else DEFAULT
     sizes = replace(
@@ -803,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = frozenset(args.only.split(",")) if args.only else frozenset(PARTS)
     if not parts <= set(PARTS):
         parser.error(f"--only takes a comma-separated list of {', '.join(PARTS)}")
-    results = run(sizes, args.backend, pg_url, args.batch_size, parts)
+    results = run(sizes, args.backend, pg_url, args.batch_size, parts, args.threads)
     elapsed = time.perf_counter() - began
     print()
     print(table(results, sizes))

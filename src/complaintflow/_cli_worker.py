@@ -126,6 +126,16 @@ def worker(
             help="Longest sleep in seconds between sweeps (timers armed elsewhere).",
         ),
     ] = 5.0,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            max=16,
+            help="Sweepers side by side in this process (default: 2 on PostgreSQL, 1 on SQLite).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         LogLevel, typer.Option("--log-level", case_sensitive=False, help="Log level.")
     ] = LogLevel.INFO,
@@ -149,6 +159,7 @@ def worker(
             safety_interval=dt.timedelta(seconds=interval),
             batch_size=batch_size,
             lease=dt.timedelta(seconds=lease),
+            threads=threads,
         )
         # this process's start-up heap (modules, workflows, calendars) lives as long as
         # the process: frozen, full garbage collections stop walking it after every

@@ -106,6 +106,8 @@ def test_the_worker_fires_due_timers_and_exits_0_on_sigterm(
     assert all(line.startswith("ts=") and " level=" in line for line in lines), text
     events = [line.split(" event=", 1)[1].split(" ", 1)[0] for line in lines]
     assert events[0] == "worker.started", text
+    # the default: two sweep threads on PostgreSQL, one on SQLite
+    assert f"threads={2 if url.startswith('postgresql') else 1}" in lines[0], text
     assert events.count("timer.fired") == due, text
     signalled = events.index("worker.signalled")
     assert "signal=SIGTERM" in lines[signalled]
@@ -123,9 +125,10 @@ def test_sigint_stops_the_worker_cleanly_and_the_log_level_is_honoured(
 ) -> None:
     url, prefix, _ = seeded
     args = ["--workflows", str(STANDARD), "--table-prefix", prefix, "--log-level", "debug"]
-    worker = Running([*worker_command, url, *args], tmp_path / "w.err")
+    worker = Running([*worker_command, url, *args, "--threads", "3"], tmp_path / "w.err")
     running.append(worker)
     worker.wait_for("event=worker.started")
+    assert "threads=3" in worker.stderr()
 
     assert worker.stop(signal.SIGINT) == 0
     assert "event=worker.stopped" in worker.stderr().splitlines()[-1]

@@ -19,7 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from complaintflow import _logging
-from complaintflow.timers._sweeper import Sweeper
+from complaintflow.timers._sweeper import Sweeper, sweep_until_idle
 
 JOB_ID = "complaintflow-sweeper"
 
@@ -33,6 +33,10 @@ class Worker:
             worker starts (and later shuts down) a ``BackgroundScheduler`` of its own.
         safety_interval: the longest the worker sleeps, whatever the next due time
             says (timers armed by other processes are found within it).
+        threads: sweepers run side by side in this process, each in a thread with
+            leases of its own (1-16). Two pay off on PostgreSQL, where one sweeper
+            waits on the server about half the time; on SQLite the database work runs
+            in the worker process itself and one is as fast.
     """
 
     def __init__(
@@ -41,10 +45,14 @@ class Worker:
         *,
         scheduler: BaseScheduler | None = None,
         safety_interval: dt.timedelta = dt.timedelta(seconds=5),
+        threads: int = 1,
     ) -> None:
         if safety_interval <= dt.timedelta(0):
             raise ValueError("safety_interval must be positive")
+        if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 16:
+            raise ValueError("threads must be an integer from 1 to 16")
         self.sweeper = sweeper
+        self.sweepers = [sweeper, *(sweeper.sibling(n) for n in range(2, threads + 1))]
         self.safety_interval = safety_interval
         self._owns_scheduler = scheduler is None
         self._scheduler: BaseScheduler = scheduler or BackgroundScheduler(timezone=dt.UTC)
@@ -70,7 +78,7 @@ class Worker:
         )
         if self._owns_scheduler:
             self._scheduler.start()
-        self._log.info("worker.started", worker=self.sweeper.worker_id)
+        self._log.info("worker.started", worker=self.sweeper.worker_id, threads=len(self.sweepers))
 
     def wake(self, at: dt.datetime | None = None) -> None:
         """Run the sweeper at ``at`` (default: now) if that is before its next run."""
@@ -94,11 +102,7 @@ class Worker:
             # timer can arm a successor that is due at once
             while not self._stopping.is_set():
                 self._woken.clear()
-                while not self._stopping.is_set():
-                    result = self.sweeper.run_once()
-                    self.fired += result.fired
-                    if result.leased == 0 or result.progress == 0:
-                        break
+                self.fired += sweep_until_idle(self.sweepers, stopping=self._stopping.is_set)
                 if not self._woken.is_set():
                     break
             if self._stopping.is_set():
