@@ -45,6 +45,7 @@ from complaintflow.core._apply import Change
 from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
 from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
 from complaintflow.store import _sweep
+from complaintflow.store._checkpoint import CAP_PAGES, Checkpointer
 from complaintflow.store._codec import (
     IMMUTABLE_COLUMNS,
     audit_from_row,
@@ -79,9 +80,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_sql_engine(url: str, **kwargs: Any) -> Engine:
+def create_sql_engine(url: str, *, autocheckpoint: int | None = None, **kwargs: Any) -> Engine:
     """An engine tuned for complaintflow: SQLite in WAL mode with sensible pragmas and
     explicit ``BEGIN IMMEDIATE`` for writes; PostgreSQL through psycopg 3.
+
+    ``autocheckpoint`` sets SQLite's ``wal_autocheckpoint`` (pages) on each connection.
 
     Raises:
         StoreError: the URL is not usable.
@@ -106,7 +109,7 @@ def create_sql_engine(url: str, **kwargs: Any) -> Engine:
             kwargs.setdefault("poolclass", StaticPool)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
-        _tune_sqlite(engine, wal=not memory)
+        _tune_sqlite(engine, wal=not memory, autocheckpoint=autocheckpoint)
         return engine
     if parsed.get_backend_name() == "postgresql":
         # one round trip per checkout, which does not show beside the commit's WAL
@@ -118,7 +121,7 @@ def create_sql_engine(url: str, **kwargs: Any) -> Engine:
         raise StoreError(f"cannot use database URL {parsed!r}: {error}") from error
 
 
-def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
+def _tune_sqlite(engine: Engine, *, wal: bool, autocheckpoint: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # the driver's own transaction handling cannot do BEGIN IMMEDIATE or savepoints
@@ -129,6 +132,8 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         cursor.close()
 
     # BEGIN goes straight to the driver from the dialect's own hook: a "begin" event
@@ -138,6 +143,23 @@ def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
         dbapi_connection.execute(dbapi_connection.info.pop(_BEGIN_KEY, "BEGIN"))
 
     engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
+
+
+def _checkpointer_for(bind: object) -> Checkpointer | None:
+    """A checkpointer for a SQLite database file named by a plain URL (not in memory,
+    no URI options): the store opens the file and runs its connections."""
+    if not isinstance(bind, str):
+        return None
+    try:
+        parsed = make_url(normalize_url(bind))
+    except exc.ArgumentError:
+        return None  # create_sql_engine says what is wrong with it
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or parsed.query or not path:
+        return None
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    return Checkpointer(path)
 
 
 def _begin_in_driver(conn: Connection) -> None:
@@ -667,8 +689,11 @@ class SqlStore(Store):
                 raise InvalidInputError(what, ["use at most 30 ASCII letters, digits and _"])
         if schema == "":
             raise InvalidInputError("schema", ["use None for the default schema"])
+        # on a SQLite file the store opened, a thread of its own checkpoints the log
+        self._checkpointer = _checkpointer_for(bind)
         if isinstance(bind, str):
-            self.engine = create_sql_engine(bind)
+            cap = CAP_PAGES if self._checkpointer is not None else None
+            self.engine = create_sql_engine(bind, autocheckpoint=cap)
             self._owns_engine = True
         else:
             self.engine = bind
@@ -734,6 +759,8 @@ class SqlStore(Store):
             if isinstance(error, exc.IntegrityError):
                 raise DuplicateKeyError(str(error.orig)) from error
             raise StoreError(f"database error: {error.orig}") from error
+        if self._checkpointer is not None and self._host is None:
+            self._checkpointer.committed()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -872,6 +899,8 @@ class SqlStore(Store):
 
     def close(self) -> None:
         if self._owns_engine:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             self.engine.dispose()
 
 
