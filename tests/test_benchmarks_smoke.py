@@ -52,7 +52,7 @@ def test_the_sqlite_commit_benchmark_prints_its_figures(tmp_path: Path) -> None:
     wal = re.search(r"WAL appended per event: ([\d,]+) bytes", out)
     assert wal is not None, out
     assert int(wal.group(1).replace(",", "")) > 0, out
-    for setting in ("default autocheckpoint", "no autocheckpoint"):
+    for setting in ("the store's checkpoint thread", "SQLite's default", "no checkpoints"):
         row = next(line for line in out.splitlines() if line.startswith(setting))
         assert float(row.split()[-1].replace(",", "")) > 0
     assert "bare sqlite3 transaction" in out
