@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from complaintflow.store import Tables, build_tables, upgrade
+from complaintflow.store._checkpoint import CAP_PAGES, Checkpointer
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_ENV = ("COMPLAINTFLOW_BENCH_POSTGRES_URL", "COMPLAINTFLOW_TEST_POSTGRES_URL")
@@ -57,11 +58,13 @@ class Target:
 def plain_engine(url: str) -> sa.Engine:
     """An engine for the baselines, with the settings the library's store uses on SQLite
     (WAL, synchronous=NORMAL, a busy timeout, writers take the lock with BEGIN IMMEDIATE
-    sent straight to the driver), so the comparison is between code paths, not database
-    settings."""
+    sent straight to the driver, the write-ahead log checkpointed by a thread beside the
+    writers), so the comparison is between code paths, not database settings."""
     if not url.startswith("sqlite"):
         return sa.create_engine(url)
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    path = sa.make_url(url).database
+    checkpointer = Checkpointer(path) if path and path != ":memory:" else None
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +74,8 @@ def plain_engine(url: str) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if checkpointer is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={CAP_PAGES}")
         cursor.close()
 
     # as the store does: BEGIN IMMEDIATE straight to the driver, from the dialect's hook
@@ -78,6 +83,15 @@ def plain_engine(url: str) -> sa.Engine:
         dbapi_connection.execute("BEGIN IMMEDIATE")
 
     engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
+    if checkpointer is not None:
+        commit = engine.dialect.do_commit
+
+        # as the store does: each commit counted, the thread checkpoints every so many
+        def _do_commit(dbapi_connection: Any) -> None:
+            commit(dbapi_connection)
+            checkpointer.committed()
+
+        engine.dialect.do_commit = _do_commit  # type: ignore[method-assign]
     return engine
 
 
