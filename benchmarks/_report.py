@@ -299,9 +299,9 @@ def text(r: Results) -> str:
     return "\n".join(parts)
 
 
-KEPT_SECTIONS = ("## Timers and escalations",)
-"""Sections of the page that other benchmarks write (``python -m benchmarks.timers``):
-a run of this one keeps them as they are."""
+KEPT_SECTIONS = ("## Timers and escalations", "## What a lifecycle event costs SQLite")
+"""Sections of the page that other benchmarks write (``python -m benchmarks.timers``,
+``python -m benchmarks.sqlite_commit``): a run of this one keeps them as they are."""
 
 
 def kept_sections(page: str) -> str:

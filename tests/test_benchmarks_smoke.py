@@ -56,3 +56,19 @@ def test_the_sqlite_commit_benchmark_prints_its_figures(tmp_path: Path) -> None:
         row = next(line for line in out.splitlines() if line.startswith(setting))
         assert float(row.split()[-1].replace(",", "")) > 0
     assert "bare sqlite3 transaction" in out
+
+
+def test_a_benchmark_run_keeps_the_pages_hand_written_sections() -> None:
+    # what `python -m benchmarks` keeps of docs/performance.md when it rewrites the page
+    script = (
+        "import sys; from pathlib import Path; from benchmarks._report import kept_sections; "
+        "sys.stdout.write(kept_sections(Path('docs/performance.md').read_text()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    kept = done.stdout
+    for title in ("## Timers and escalations", "## What a lifecycle event costs SQLite"):
+        assert title in kept
+        assert title in (ROOT / "docs" / "performance.md").read_text()
+    assert "## Lifecycle throughput" not in kept
