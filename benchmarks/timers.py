@@ -349,19 +349,21 @@ def rss_kb() -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
-def child_sweep(url: str, prefix: str, batch: int, threads: int | None) -> None:
+def child_sweep(url: str, prefix: str, batch: int | None, threads: int | None) -> None:
     """A worker process: say ``ready``; on each ``go`` line sweep until nothing is due and
     print what happened as JSON; stop at any other line or the end of stdin.
 
     It sweeps as ``complaintflow worker`` does: the worker's sweepers (``threads``, by
-    default the worker's own choice for the database), each in a thread of its own.
+    default the worker's own choice for the database), each in a thread of its own, with
+    ``batch`` timers per transaction (by default the worker's).
     """
     engine = Engine.from_url(url, workflows=STANDARD, table_prefix=prefix, migrate=False)
     worker = engine.worker(batch_size=batch, lease=dt.timedelta(seconds=120), threads=threads)
     sweepers = worker.sweepers
     sweepers[0].next_due()  # connected
     gc.freeze()  # as the `complaintflow worker` process does once it has started
-    print(json.dumps({"ready": True, "rss": rss_kb()[0], "threads": len(sweepers)}), flush=True)
+    ready = {"ready": True, "rss": rss_kb()[0], "threads": len(sweepers)}
+    print(json.dumps({**ready, "batch": sweepers[0].batch_size}), flush=True)
     for line in sys.stdin:
         if line.strip() != "go":
             break
@@ -385,11 +387,11 @@ def child_sweep(url: str, prefix: str, batch: int, threads: int | None) -> None:
 class Workers:
     """Worker processes kept between measurements (each start costs an interpreter)."""
 
-    def __init__(self, db: Database, count: int, batch: int, threads: int | None) -> None:
+    def __init__(self, db: Database, count: int, batch: int | None, threads: int | None) -> None:
         command = [sys.executable, "-m", "benchmarks.timers", "--child-sweep"]
         self.procs = [
             subprocess.Popen(
-                [*command, db.url, db.prefix, str(batch), str(threads or "default")],
+                [*command, db.url, db.prefix, str(batch or "default"), str(threads or "default")],
                 cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -400,6 +402,7 @@ class Workers:
         started = [self._read(proc) for proc in self.procs]
         self.rss_start = [ready["rss"] for ready in started]
         self.threads = started[0]["threads"]
+        self.batch = started[0]["batch"]
 
     @staticmethod
     def _read(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -463,7 +466,7 @@ def measure_lag(db: Database, *, count: int, rate: int, first_due: dt.datetime) 
         original(changes, correlation_id)
 
     engine._after_commit = record  # type: ignore[method-assign]
-    worker = engine.worker(batch_size=200)
+    worker = engine.worker()
     worker.start()
     try:
         # a slow sweeper falls behind the arrivals: allow for 50 fires a second
@@ -605,7 +608,7 @@ PARTS = ("throughput", "memory", "lag", "apscheduler")
 def measure_backend(
     db: Database,
     sizes: Sizes,
-    batch: int,
+    batch: int | None,
     aps_url: str,
     parts: frozenset[str],
     threads: int | None = None,
@@ -616,6 +619,7 @@ def measure_backend(
     if parts & {"throughput", "memory"}:
         workers = Workers(db, max(sizes.workers) if "throughput" in parts else 1, batch, threads)
         out["threads"] = workers.threads
+        out["batch"] = workers.batch
         say(db.backend, "worker processes started")
         try:
             if "throughput" in parts:
@@ -692,7 +696,7 @@ def run(
     sizes: Sizes,
     choice: str,
     pg_url: str,
-    batch: int,
+    batch: int | None,
     parts: frozenset[str],
     threads: int | None = None,
 ) -> dict[str, dict[str, Any]]:
@@ -734,6 +738,7 @@ def table(results: dict[str, dict[str, Any]], sizes: Sizes) -> str:
         return lambda d: "yes" if d[key]["exactly_once"] else "**NO**"
 
     row("sweep threads per worker process", "", lambda d: f"{d['threads']}")
+    row("timers per sweep transaction (batch)", "", lambda d: f"{d['batch']}")
     for workers in sizes.workers:
         key = f"workers_{workers}"
         label = f"fire {sizes.due:,} due breaches, {workers} worker(s): escalations/s"
@@ -794,7 +799,12 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL URL (default: $COMPLAINTFLOW_BENCH_POSTGRES_URL, "
         "$COMPLAINTFLOW_TEST_POSTGRES_URL or the local server)",
     )
-    parser.add_argument("--batch-size", type=int, default=200, help="timers per sweep transaction")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="timers per sweep transaction (default: the worker's, 500 on PostgreSQL and 200 "
+        "on SQLite)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -812,7 +822,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child_sweep:
         url, prefix, batch, threads = args.child_sweep
-        child_sweep(url, prefix, int(batch), None if threads == "default" else int(threads))
+        child_sweep(
+            url,
+            prefix,
+            None if batch == "default" else int(batch),
+            None if threads == "default" else int(threads),
+        )
         return 0
     sizes = QUICK if args.quick else FULL if args.full else DEFAULT
     sizes = replace(
@@ -838,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{os.cpu_count()} CPUs; load average before {load_before[0]:.1f}, "
         f"after {os.getloadavg()[0]:.1f}; "
-        f"batch size {args.batch_size}; run took {elapsed:.0f} s"
+        f"run took {elapsed:.0f} s"
     )
     if args.json:
         args.json.write_text(

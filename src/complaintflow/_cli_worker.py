@@ -108,8 +108,15 @@ def worker(
         str | None, typer.Option("--schema", help="Database schema holding the tables.")
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Timers fired per transaction.")
-    ] = 200,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=10_000,
+            help="Timers fired per transaction (default: 500 on PostgreSQL, 200 on SQLite).",
+            show_default=False,
+        ),
+    ] = None,
     lease: Annotated[
         float,
         typer.Option(

@@ -1,5 +1,6 @@
 """A worker with several sweep threads (``Engine.worker(threads=...)``): each thread has
-leases of its own, every timer still fires exactly once, and errors are not lost."""
+leases of its own, every timer still fires exactly once, and errors are not lost. And the
+sweepers' batch size per database."""
 
 from __future__ import annotations
 
@@ -105,3 +106,21 @@ def test_sweeping_stops_when_asked() -> None:
     busy = _Failing(False)
     assert sweep_until_idle([busy], stopping=lambda: True) == 0
     assert busy.sweeps == 0
+
+
+def test_postgresql_sweeps_500_timers_a_transaction_and_sqlite_200(
+    engine: Engine, db_url: str
+) -> None:
+    expected = 500 if db_url.startswith("postgresql") else 200
+    assert engine.sweeper().batch_size == expected
+    worker = engine.worker(threads=2)
+    assert [s.batch_size for s in worker.sweepers] == [expected, expected]
+    assert engine.sweeper(batch_size=7).batch_size == 7
+
+
+@pytest.mark.parametrize("size", [0, 10_001, True, 2.5, "200"])
+def test_a_batch_size_out_of_range_is_refused(engine: Engine, size: object) -> None:
+    with pytest.raises(InvalidInputError, match="batch_size: expected an integer from 1 to 10000"):
+        engine.sweeper(batch_size=size)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        engine.worker(batch_size=size)  # type: ignore[arg-type]
