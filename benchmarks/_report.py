@@ -360,11 +360,12 @@ to the engine's statement events (a listener, such as a tracer, puts it back on 
 events. Timer cancels are one prebuilt statement run once per clock (an expanding `IN`
 is compiled anew on every call). On PostgreSQL the same statements run through Core.
 What is left is the `COMMIT` itself (on SQLite with WAL: appending the transaction's
-pages to the log, and every so often a checkpoint), SQLAlchemy's connection and
-transaction handling, reading the row back into a snapshot (JSON of the intake, facts
-and clocks), the core's work (the shared state machine, clock rules in business time,
-audit records) and writing the row (the clocks as JSON; clocks the change left as
-they were are written back as read, without encoding them again).
+pages to the log; a thread of the store checkpoints the log beside the writers),
+SQLAlchemy's connection and transaction handling, reading the row back into a snapshot
+(JSON of the intake, facts and clocks), the core's work (the shared state machine,
+clock rules in business time, audit records) and writing the row (the clocks as JSON,
+encoded by orjson; clocks the change left as they were are written back as read,
+without encoding them again).
 """
     notes = "".join(f"\n- {n}" for n in i.notes)
     return f"""# Performance
