@@ -96,10 +96,13 @@ class _Failing:
 
 def test_an_error_in_one_sweep_thread_is_raised_once_the_others_are_done() -> None:
     healthy, failing = _Failing(False), _Failing(True)
+    told: list[int] = []
     with pytest.raises(RuntimeError, match="the database went away"):
-        sweep_until_idle([healthy, failing])  # type: ignore[list-item]
+        sweep_until_idle([healthy, failing], on_fired=told.append)  # type: ignore[list-item]
     assert healthy.sweeps == 3  # it swept until idle meanwhile
     assert failing.sweeps == 1
+    # the batches that committed are counted, though the call as a whole failed
+    assert told == [1, 1]
 
 
 def test_sweeping_stops_when_asked() -> None:

@@ -795,12 +795,7 @@ class Engine:
         """
         if batch_size is None:
             batch_size = 500 if self._on_postgresql() else 200
-        elif (
-            not isinstance(batch_size, int)
-            or isinstance(batch_size, bool)
-            or not 1 <= batch_size <= 10_000
-        ):
-            raise InvalidInputError("batch_size", ["expected an integer from 1 to 10000"])
+        _bounded(batch_size, "batch_size", 1, 10_000)
         return Sweeper(
             self._store,
             workflow_of=self._workflow_of,
@@ -849,8 +844,7 @@ class Engine:
         """
         if threads is None:
             threads = 2 if self._on_postgresql() else 1
-        elif not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 16:
-            raise InvalidInputError("threads", ["expected an integer from 1 to 16"])
+        _bounded(threads, "threads", 1, 16)
         worker = Worker(
             self.sweeper(batch_size=batch_size, lease=lease),
             scheduler=scheduler,
@@ -917,6 +911,11 @@ def _load(tx: StoreTransaction, cid: str, expected_version: int | None = None) -
     if expected_version is not None and complaint.version != expected_version:
         raise ConcurrencyConflictError(cid, expected_version, complaint.version)
     return complaint
+
+
+def _bounded(value: object, what: str, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInputError(what, [f"expected an integer from {low} to {high}"])
 
 
 def _expected_version(value: object) -> None:

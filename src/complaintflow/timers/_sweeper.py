@@ -214,10 +214,14 @@ class Sweeper:
 
 
 def sweep_until_idle(
-    sweepers: Sequence[Sweeper], *, stopping: Callable[[], bool] = lambda: False
+    sweepers: Sequence[Sweeper],
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    on_fired: Callable[[int], None] = lambda fired: None,
 ) -> int:
     """Sweep with each of ``sweepers`` in a thread of its own (the first on this one)
     until none leases anything that makes progress, or ``stopping()``; how many fired.
+    ``on_fired`` is told each batch's count as it commits (from the sweeping thread).
 
     While one sweeper waits on the database (PostgreSQL spends about half a batch's
     time in the server), another computes its batch: two sweepers in one process fire
@@ -233,6 +237,8 @@ def sweep_until_idle(
             while not stopping():
                 result = sweeper.run_once()
                 fired[index] += result.fired
+                if result.fired:
+                    on_fired(result.fired)
                 if result.leased == 0 or result.progress == 0:
                     return
         except BaseException as error:  # raised again on the calling thread

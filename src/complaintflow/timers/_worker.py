@@ -59,6 +59,7 @@ class Worker:
         self._stopping = threading.Event()
         self._woken = threading.Event()
         self._lock = threading.Lock()
+        self._counting = threading.Lock()
         self._log = _logging.get_logger("complaintflow.worker")
         self.fired = 0
 
@@ -102,7 +103,9 @@ class Worker:
             # timer can arm a successor that is due at once
             while not self._stopping.is_set():
                 self._woken.clear()
-                self.fired += sweep_until_idle(self.sweepers, stopping=self._stopping.is_set)
+                sweep_until_idle(
+                    self.sweepers, stopping=self._stopping.is_set, on_fired=self._count
+                )
                 if not self._woken.is_set():
                     break
             if self._stopping.is_set():
@@ -111,6 +114,10 @@ class Worker:
             if due is not None:
                 # real time, not the engine's clock: the scheduler sleeps in real time
                 self.wake(max(due, dt.datetime.now(dt.UTC)))
+
+    def _count(self, fired: int) -> None:
+        with self._counting:  # sweep threads commit side by side
+            self.fired += fired
 
     def stop(self, *, wait: bool = True) -> None:
         """Stop sweeping; the current batch finishes (its transaction commits or not)."""
