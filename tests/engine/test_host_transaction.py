@@ -3,6 +3,7 @@ and the library never commits, closes or disposes what the host handed in."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -195,3 +196,95 @@ def test_notification_callbacks_run_after_an_own_commit(make_engine: EngineFacto
 def test_only_a_connection_or_a_session_can_be_bound(engine: Engine) -> None:
     with pytest.raises(InvalidInputError, match="expected the host's SQLAlchemy Connection"):
         engine.bound("sqlite:///elsewhere.db")  # type: ignore[arg-type]
+
+
+class _Events(logging.Handler):
+    """The names of complaintflow's log events, as a host's handler receives them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.names: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name = getattr(record, "complaintflow_event", None)
+        if name is not None:
+            self.names.append(name)
+
+    def opened(self) -> int:
+        return self.names.count("complaint.opened")
+
+
+@pytest.fixture
+def events() -> Iterator[_Events]:
+    logger = logging.getLogger("complaintflow")
+    handler = _Events()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_a_change_in_the_hosts_session_is_logged_when_the_host_commits(
+    engine: Engine, session: Session, events: _Events
+) -> None:
+    engine.bound(session).open(intake(), actor=AGENT)
+    assert events.opened() == 0  # the host may still roll it back
+    session.commit()
+    assert events.opened() == 1
+    session.commit()  # a later commit does not log it again
+    assert events.opened() == 1
+
+
+def test_a_change_the_host_rolls_back_is_never_logged(
+    engine: Engine, session: Session, events: _Events
+) -> None:
+    engine.bound(session).open(intake(), actor=AGENT)
+    session.rollback()
+    engine.bound(session).open(intake(object="another router"), actor=AGENT)
+    session.commit()
+    assert events.opened() == 1  # only the second
+
+
+def test_a_change_in_a_savepoint_the_host_rolls_back_is_not_logged(
+    engine: Engine, session: Session, events: _Events
+) -> None:
+    bound = engine.bound(session)
+    bound.open(intake(), actor=AGENT)
+    savepoint = session.begin_nested()
+    bound.open(intake(object="another router"), actor=AGENT)
+    savepoint.rollback()
+    session.commit()
+    assert events.opened() == 1
+    assert len(engine.query().items) == 1
+
+
+def test_a_change_in_a_session_closed_without_commit_is_not_logged(
+    engine: Engine, host: sa.Engine, events: _Events
+) -> None:
+    with Session(host) as session:
+        engine.bound(session).open(intake(), actor=AGENT)
+    # the same session object, a new transaction
+    session.commit()
+    assert events.opened() == 0
+
+
+def test_a_change_on_the_hosts_connection_is_logged_when_it_commits(
+    engine: Engine, host: sa.Engine, events: _Events
+) -> None:
+    with host.connect() as conn:
+        bound = engine.bound(conn)
+        bound.open(intake(), actor=AGENT)
+        conn.rollback()
+        conn.begin()
+        bound.open(intake(object="second router"), actor=AGENT)
+        savepoint = conn.begin_nested()
+        bound.open(intake(object="third router"), actor=AGENT)
+        savepoint.rollback()
+        assert events.opened() == 0
+        conn.commit()
+    assert events.opened() == 1
+    assert len(engine.query().items) == 1

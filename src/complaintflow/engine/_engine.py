@@ -334,15 +334,17 @@ class Engine:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _after_commit(self, changes: list[Change], correlation_id: str | None) -> None:
-        if self._wake_hooks and not self._in_host_transaction:
-            armed = [t.due_at for change in changes for t in change.arm]
-            if armed:
-                for wake in self._wake_hooks:
-                    wake(min(armed))
+        if not changes:
+            return
+        if self._in_host_transaction:
+            # logged, and the workers woken, once the host commits (never if it rolls the
+            # change back); notification callbacks are left to the outbox
+            self._store.after_commit(lambda: self._announce(changes, correlation_id))
+            return
+        self._announce(changes, correlation_id)
+        if self._on_notify is None:
+            return
         for change in changes:
-            self._log_change(change, correlation_id)
-            if self._on_notify is None or self._in_host_transaction:
-                continue
             for notification in change.notifications:
                 try:
                     self._on_notify(notification)
@@ -353,6 +355,15 @@ class Engine:
                         kind=notification.kind,
                         error=type(error).__name__,
                     )
+
+    def _announce(self, changes: list[Change], correlation_id: str | None) -> None:
+        """Log committed changes and wake the workers for the timers they armed."""
+        armed = [t.due_at for change in changes for t in change.arm]
+        if armed:
+            for wake in self._wake_hooks:
+                wake(min(armed))
+        for change in changes:
+            self._log_change(change, correlation_id)
 
     def _log_change(self, change: Change, correlation_id: str | None) -> None:
         if not self._log.enabled(logging.INFO):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -256,6 +256,12 @@ class Store(ABC):
     @abstractmethod
     def schema_revision(self) -> str | None:
         """The schema revision of the database (``None`` when it has none)."""
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the changes made so far are committed: at once for the
+        store's own transactions; for a store working in a host's transaction, when the
+        host commits (never if it rolls them back)."""
+        callback()
 
     @abstractmethod
     def close(self) -> None:

@@ -54,6 +54,7 @@ from complaintflow.store._codec import (
     complaint_to_row,
     remember_last,
 )
+from complaintflow.store._host_commit import after_host_commit
 from complaintflow.store._pg_batch import PgBatches, RecordsetText
 from complaintflow.store._port import (
     ClaimedTimer,
@@ -896,6 +897,12 @@ class SqlStore(Store):
             )
             value = conn.execute(select(versions.c.version_num)).scalar_one_or_none()
             return str(value) if value is not None else None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        if self._host is None:
+            callback()
+        else:
+            after_host_commit(self._host, callback)
 
     def close(self) -> None:
         if self._owns_engine:
