@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import subprocess
 import sys
@@ -170,3 +171,42 @@ def test_upgrade_into_a_postgresql_schema(
     assert cli("db", "current", postgres_url, "--table-prefix", pg_prefix).stdout.strip() == (
         "none"
     )
+
+
+def test_forget_keys_deletes_the_idempotency_keys_older_than_the_retention(
+    sqlite_url: str, workflows_dir: Path
+) -> None:
+    from complaintflow import FakeClock
+
+    now = dt.datetime.now(dt.UTC)
+    for days_ago, key in ((10, "old-1"), (9, "old-2"), (1, "new-1")):
+        clock = FakeClock(now - dt.timedelta(days=days_ago))
+        with Engine.from_url(
+            sqlite_url, workflows=workflows_dir / "standard.yaml", clock=clock
+        ) as engine:
+            engine.open(
+                {
+                    "customer_name": "Li Na",
+                    "customer_contact": "li.na@example.com",
+                    "channel": "email",
+                    "object": f"order {key}",
+                    "reason": "arrived damaged",
+                },
+                actor=("agent-1", "agent"),
+                idempotency_key=key,
+            )
+    result = cli("db", "forget-keys", sqlite_url, "--older-than-days", "7")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("forgot 2 idempotency key(s) stored before"), result.stdout
+    path = sqlalchemy.make_url(sqlite_url).database
+    assert path is not None
+    with sqlite3.connect(path) as conn:
+        left = [row[0] for row in conn.execute("SELECT key FROM cf_idempotency_keys")]
+    assert left == ["new-1"]
+
+
+def test_forget_keys_refuses_a_retention_below_its_minimum(sqlite_url: str) -> None:
+    cli("db", "upgrade", sqlite_url)
+    result = cli("db", "forget-keys", sqlite_url, "--older-than-days", "0")
+    assert result.returncode == 2
+    assert "older-than-days" in result.stderr

@@ -174,6 +174,30 @@ def db_current(url: UrlArg, table_prefix: PrefixOpt = "cf_", schema: SchemaOpt =
         err.print(f"the database is newer than this complaintflow (needs {SCHEMA_REVISION})")
 
 
+@db_app.command("forget-keys")
+def db_forget_keys(
+    url: UrlArg,
+    older_than_days: Annotated[
+        float,
+        typer.Option(
+            "--older-than-days",
+            min=0.01,
+            help="Forget idempotency keys stored more than this many days ago.",
+        ),
+    ] = 7.0,
+    table_prefix: PrefixOpt = "cf_",
+    schema: SchemaOpt = None,
+) -> None:
+    """Delete old idempotency keys (a request repeated with a forgotten key is a new one);
+    print how many were deleted."""
+    import datetime as dt
+
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
+    with _database(url, table_prefix, schema, create=False) as store:
+        forgotten = store.forget_idempotency_keys(before, batch=1000)
+    out.print(f"forgot {forgotten} idempotency key(s) stored before {before:%Y-%m-%d %H:%M} UTC")
+
+
 @contextmanager
 def _database(url: str, prefix: str, schema: str | None, *, create: bool) -> Iterator[SqlStore]:
     """The store at ``url``; any failure is one line on stderr and exit status 1."""

@@ -71,6 +71,49 @@ def test_a_key_used_for_one_complaint_cannot_be_used_for_another(engine: Engine)
     assert engine.get(two).state == "received"
 
 
+def test_keys_older_than_the_retention_are_forgotten_in_batches(
+    engine: Engine, clock: FakeClock
+) -> None:
+    old = [
+        engine.open(intake(object=f"router {n}"), actor=AGENT, idempotency_key=f"old-{n}")
+        for n in range(3)
+    ]
+    clock.advance(dt.timedelta(days=8))
+    kept = engine.open(intake(object="printer"), actor=AGENT, idempotency_key="new-1")
+    assert engine.forget_idempotency_keys(dt.timedelta(days=7), batch=2) == 3
+    # a kept key still replays, writing nothing
+    before = dump(engine)
+    assert engine.open(intake(object="printer"), actor=AGENT, idempotency_key="new-1") == kept
+    assert dump(engine) == before
+    # a forgotten key is free again: the same request is a new one (here it joins the
+    # open matter as a recorded contact, as any new contact would)
+    again = engine.open(intake(object="router 0"), actor=AGENT, idempotency_key="old-0")
+    assert again.id == old[0].id
+    assert again.contact_count == 2
+    assert engine.forget_idempotency_keys(dt.timedelta(days=7)) == 0
+
+
+@pytest.mark.parametrize(
+    ("older_than", "batch", "message"),
+    [
+        (dt.timedelta(0), 1000, "older_than: expected a positive datetime.timedelta"),
+        (dt.timedelta(days=-1), 1000, "older_than: expected a positive"),
+        (7, 1000, "older_than: expected a positive"),
+        (dt.timedelta(days=7), 0, "batch: expected an integer from 1 to 10000"),
+        (dt.timedelta(days=7), True, "batch: expected an integer"),
+    ],
+)
+def test_forgetting_keys_refuses_bad_input_and_deletes_nothing(
+    engine: Engine, clock: FakeClock, older_than: object, batch: object, message: str
+) -> None:
+    engine.open(intake(), actor=AGENT, idempotency_key="k-1")
+    clock.advance(dt.timedelta(days=30))
+    before = dump(engine)
+    with pytest.raises(InvalidInputError, match=message):
+        engine.forget_idempotency_keys(older_than, batch=batch)  # type: ignore[arg-type]
+    assert dump(engine) == before
+
+
 # --- no duplicates (不重复) -----------------------------------------------------------------
 
 

@@ -786,6 +786,25 @@ class Engine:
             raise InvalidInputError("message_ids", ["expected outbox message ids (integers)"])
         self._store.mark_delivered(ids, self._clock.now())
 
+    def forget_idempotency_keys(self, older_than: dt.timedelta, *, batch: int = 1000) -> int:
+        """Delete the idempotency keys stored more than ``older_than`` ago (by the
+        engine's clock), ``batch`` keys per transaction; how many were deleted.
+
+        A request repeated with a forgotten key is a new request: keep the keys longer
+        than any client retries (a day is common; a week is generous). Run it now and
+        then, e.g. daily from cron with ``complaintflow db forget-keys``.
+
+        Raises:
+            InvalidInputError: ``older_than`` is not a positive timedelta, or ``batch``
+                not an integer from 1 to 10,000.
+        """
+        if not isinstance(older_than, dt.timedelta) or older_than <= dt.timedelta(0):
+            raise InvalidInputError("older_than", ["expected a positive datetime.timedelta"])
+        _bounded(batch, "batch", 1, 10_000)
+        forgotten = self._store.forget_idempotency_keys(self._clock.now() - older_than, batch=batch)
+        self._log.info("idempotency.forgotten", count=forgotten)
+        return forgotten
+
     # --- timers -----------------------------------------------------------------------
 
     def sweeper(

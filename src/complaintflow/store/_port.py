@@ -257,6 +257,21 @@ class Store(ABC):
     def schema_revision(self) -> str | None:
         """The schema revision of the database (``None`` when it has none)."""
 
+    @abstractmethod
+    def forget_idempotency_batch(self, before: dt.datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` idempotency keys stored before ``before`` (one
+        committed transaction); how many were deleted."""
+
+    def forget_idempotency_keys(self, before: dt.datetime, *, batch: int) -> int:
+        """Delete every idempotency key stored before ``before``, ``batch`` per
+        transaction (a writer waits for one batch at most); how many were deleted."""
+        forgotten = 0
+        while True:
+            deleted = self.forget_idempotency_batch(before, limit=batch)
+            forgotten += deleted
+            if deleted < batch:
+                return forgotten
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the changes made so far are committed: at once for the
         store's own transactions; for a store working in a host's transaction, when the

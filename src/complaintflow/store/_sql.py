@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     exc,
     insert,
@@ -897,6 +898,16 @@ class SqlStore(Store):
             )
             value = conn.execute(select(versions.c.version_num)).scalar_one_or_none()
             return str(value) if value is not None else None
+
+    def forget_idempotency_batch(self, before: dt.datetime, *, limit: int) -> int:
+        i = self.tables.idempotency.c
+        oldest = select(i.key).where(i.created_at < before).limit(limit)
+        with self._transaction() as tx:
+            # by primary key: no index on created_at (a sweep now and then reads the table)
+            keys = list(tx.conn.execute(oldest).scalars())
+            if keys:
+                tx.conn.execute(delete(self.tables.idempotency).where(i.key.in_(keys)))
+        return len(keys)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         if self._host is None:
