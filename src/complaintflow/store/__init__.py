@@ -1,5 +1,6 @@
 """Stores: where complaints live. ``SqlStore`` runs on SQLite and PostgreSQL."""
 
+from complaintflow.store._engines import create_sql_engine
 from complaintflow.store._migrate import downgrade, upgrade
 from complaintflow.store._port import (
     ClaimedTimer,
@@ -10,7 +11,7 @@ from complaintflow.store._port import (
     StoredIdempotency,
     StoreTransaction,
 )
-from complaintflow.store._sql import SqlStore, create_sql_engine
+from complaintflow.store._sql import SqlStore
 from complaintflow.store._tables import SCHEMA_REVISION, Tables, build_tables
 
 __all__ = [

@@ -12,48 +12,42 @@ import copy
 import datetime as dt
 import json
 import re
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
     Connection,
     Dialect,
     Engine,
-    Insert,
-    Select,
     and_,
     bindparam,
-    create_engine,
     delete,
-    event,
     exc,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
-from complaintflow._json import dumps
 from complaintflow.core._apply import Change
 from complaintflow.core._records import AuditRecord, Complaint, Notification, TimerSpec
 from complaintflow.exceptions import ConcurrencyConflictError, InvalidInputError, StoreError
 from complaintflow.store import _sweep
-from complaintflow.store._checkpoint import CAP_PAGES, Checkpointer
+from complaintflow.store._checkpoint import CAP_PAGES
 from complaintflow.store._codec import (
     IMMUTABLE_COLUMNS,
     audit_from_row,
     audit_to_row,
     complaint_from_row,
     complaint_to_row,
-    remember_last,
+)
+from complaintflow.store._engines import (
+    BEGIN_KEY,
+    begin_in_driver,
+    checkpointer_for,
+    create_sql_engine,
 )
 from complaintflow.store._host_commit import after_host_commit
 from complaintflow.store._pg_batch import PgBatches, RecordsetText
@@ -68,114 +62,11 @@ from complaintflow.store._port import (
     StoreTransaction,
     TimerOutcome,
 )
-from complaintflow.store._tables import Tables, UTCDateTime, build_tables, utc_from_db
+from complaintflow.store._sqlite_text import SqliteText, listened, speaks_qmark_sqlite
+from complaintflow.store._sqlite_text import run_on_driver as _run_on_driver
+from complaintflow.store._tables import Tables, build_tables
 
-_BEGIN_KEY = "complaintflow_begin"
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]*")
-
-
-def normalize_url(url: str) -> str:
-    """Use psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
-    for plain in ("postgresql://", "postgres://"):
-        if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain) :]
-    return url
-
-
-def create_sql_engine(url: str, *, autocheckpoint: int | None = None, **kwargs: Any) -> Engine:
-    """An engine tuned for complaintflow: SQLite in WAL mode with sensible pragmas and
-    explicit ``BEGIN IMMEDIATE`` for writes; PostgreSQL through psycopg 3.
-
-    ``autocheckpoint`` sets SQLite's ``wal_autocheckpoint`` (pages) on each connection.
-
-    Raises:
-        StoreError: the URL is not usable.
-    """
-    url = normalize_url(url)
-    try:
-        parsed = make_url(url)
-    except exc.ArgumentError as error:
-        # not echoed: an unparseable URL may still hold a password
-        raise StoreError(
-            "invalid database URL (expected e.g. sqlite:///complaints.db or "
-            "postgresql://user@host/db)"
-        ) from error
-    # SQL parameters hold personal data; a host that turns on SQLAlchemy's logging
-    # should not find them in its log files
-    kwargs.setdefault("hide_parameters", True)
-    # JSON columns written through Core encode as the hot path's driver text does
-    kwargs.setdefault("json_serializer", dumps)
-    if parsed.get_backend_name() == "sqlite":
-        memory = parsed.database in (None, "", ":memory:")
-        if memory:
-            kwargs.setdefault("poolclass", StaticPool)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
-        engine = create_engine(url, **kwargs)
-        _tune_sqlite(engine, wal=not memory, autocheckpoint=autocheckpoint)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        # one round trip per checkout, which does not show beside the commit's WAL
-        # flush; without it the first change after a server restart fails
-        kwargs.setdefault("pool_pre_ping", True)
-    try:
-        return create_engine(url, **kwargs)
-    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
-        raise StoreError(f"cannot use database URL {parsed!r}: {error}") from error
-
-
-def _tune_sqlite(engine: Engine, *, wal: bool, autocheckpoint: int | None = None) -> None:
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # the driver's own transaction handling cannot do BEGIN IMMEDIATE or savepoints
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        if autocheckpoint is not None:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-        cursor.close()
-
-    # BEGIN goes straight to the driver from the dialect's own hook: a "begin" event
-    # listener would run it through a full Core execution, and any engine event makes
-    # every later statement dispatch events too; errors here are still translated
-    def _do_begin(dbapi_connection: Any) -> None:
-        dbapi_connection.execute(dbapi_connection.info.pop(_BEGIN_KEY, "BEGIN"))
-
-    engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
-
-
-def _checkpointer_for(bind: object) -> Checkpointer | None:
-    """A checkpointer for a SQLite database file named by a plain URL (not in memory,
-    no URI options): the store opens the file and runs its connections."""
-    if not isinstance(bind, str):
-        return None
-    try:
-        parsed = make_url(normalize_url(bind))
-    except exc.ArgumentError:
-        return None  # create_sql_engine says what is wrong with it
-    path = parsed.database
-    if parsed.get_backend_name() != "sqlite" or parsed.query or not path:
-        return None
-    if path == ":memory:" or path.startswith("file:"):
-        return None
-    return Checkpointer(path)
-
-
-def _begin_in_driver(conn: Connection) -> None:
-    """Make sure SQLite itself is inside the host's transaction before a savepoint.
-
-    pysqlite in its default mode defers BEGIN to the first INSERT/UPDATE; a SAVEPOINT
-    issued before that opens a transaction of its own, and releasing the savepoint
-    commits it behind the host's back (a later host rollback would undo nothing).
-    """
-    if not conn.in_transaction():
-        conn.begin()  # what begin_nested() would do; the host commits or rolls back
-    dbapi_connection = conn.connection.dbapi_connection
-    if not getattr(dbapi_connection, "in_transaction", True):
-        conn.exec_driver_sql("BEGIN")
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -187,7 +78,7 @@ def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
 class _Statements:
     """The hot-path statements, built once per store so SQLAlchemy caches their SQL.
 
-    On SQLite they also run as driver text (``driver``, see :class:`_SqliteText`).
+    On SQLite they also run as driver text (``driver``, see :class:`SqliteText`).
     """
 
     def __init__(self, t: Tables, dialect: Dialect | None = None) -> None:
@@ -243,107 +134,9 @@ class _Statements:
         self.dialect = dialect
         # PostgreSQL: the sweeper's batches as one statement per kind of write
         self.pg = PgBatches(t, dialect) if dialect and dialect.name == "postgresql" else None
-        self.driver: dict[int, _SqliteText] | None = None
-        if dialect is not None and _speaks_qmark_sqlite(dialect):
+        self.driver: dict[int, SqliteText] | None = None
+        if dialect is not None and speaks_qmark_sqlite(dialect):
             self.driver = {}
-
-
-def _speaks_qmark_sqlite(dialect: Dialect) -> bool:
-    return dialect.name == "sqlite" and dialect.paramstyle == "qmark"
-
-
-@remember_last
-def _sqlite_time(value: dt.datetime) -> str:
-    # the text SQLAlchemy's SQLite DATETIME writes of UTCDateTime's naive UTC value:
-    # "YYYY-MM-DD HH:MM:SS.ffffff", without the "+00:00"
-    if value.tzinfo is not dt.UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        value = value.astimezone(dt.UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def _to_sqlite(kind: Any) -> Callable[[Any], Any] | None:
-    if isinstance(kind, UTCDateTime):
-        return _sqlite_time
-    if isinstance(kind, JSON):
-        return dumps
-    return None  # the driver stores str, int, float, bool and None as they are
-
-
-def _from_sqlite(kind: Any) -> Callable[[Any], Any] | None:
-    if isinstance(kind, UTCDateTime):
-        return utc_from_db
-    if isinstance(kind, JSON):
-        return json.loads
-    if isinstance(kind, Boolean):
-        return bool
-    return None
-
-
-class _SqliteText:
-    """A hot-path statement compiled once to SQLite's SQL text, with the conversions
-    its parameters and result columns need (those of the tables' column types).
-
-    Run by ``exec_driver_sql``, it skips Core's per-execution work (cache lookup,
-    parameter and result processing) and keeps Core's events, error translation and
-    connection handling. Built from the keys of the first parameters it is given:
-    every later call passes the same keys.
-    """
-
-    __slots__ = ("_columns", "_constants", "_converts", "_get", "sql")
-
-    def __init__(self, statement: Any, dialect: Dialect, keys: Iterable[str]) -> None:
-        given = set(keys)
-        column_keys = sorted(given) if isinstance(statement, Insert) else None
-        compiled: Any = statement.compile(dialect=dialect, column_keys=column_keys)
-        self.sql = str(compiled)
-        names: list[str] = []
-        self._constants: list[tuple[int, Any]] = []  # literals of the statement
-        self._converts: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, name in enumerate(compiled.positiontup):
-            bind = compiled.binds[name]
-            if name in given or bind.required:
-                names.append(name)
-                convert = _to_sqlite(bind.type)
-                if convert is not None:
-                    self._converts.append((index, convert))
-            elif not bind.required:  # a literal of the statement, NULL included
-                self._constants.append((index, bind.effective_value))
-            else:
-                raise ValueError(f"no value for {name!r} in {self.sql}")
-        get = itemgetter(*names)
-        self._get: Callable[[Mapping[str, Any]], Any] = (
-            get if len(names) > 1 else lambda one: (get(one),)
-        )
-        self._columns: list[tuple[str, Callable[[Any], Any] | None]] = []
-        if isinstance(statement, Select):
-            self._columns = [
-                (str(col.key), _from_sqlite(col.type)) for col in statement.selected_columns
-            ]
-
-    def params(self, given: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
-        """Driver parameters: a tuple, or a list of tuples for executemany."""
-        if isinstance(given, Mapping):
-            return self._values(given)
-        return [self._values(one) for one in given]
-
-    def _values(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = list(self._get(given))
-        for index, constant in self._constants:
-            values.insert(index, constant)
-        for index, convert in self._converts:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-        return tuple(values)
-
-    def row(self, values: Sequence[Any]) -> dict[str, Any]:
-        """A result row as Core would give it, by column name."""
-        return {
-            name: value if convert is None or value is None else convert(value)
-            for (name, convert), value in zip(self._columns, values, strict=True)
-        }
 
 
 class _SqlTransaction(StoreTransaction):
@@ -354,12 +147,12 @@ class _SqlTransaction(StoreTransaction):
         self.t = tables
         self.sql = sql
         # a host's connection may come from an engine of its own
-        self.driver = sql.driver if _speaks_qmark_sqlite(conn.dialect) else None
+        self.driver = sql.driver if speaks_qmark_sqlite(conn.dialect) else None
         # the driver's cursor, where the hot path may bypass Core's execution: on an
         # engine the store made itself, outside a host's transaction, while nobody
         # listens to its execution events (tracing, statement logs, tests' crashes)
         self._cursor: Any = None
-        if on_driver and self.driver is not None and not _listened(conn):
+        if on_driver and self.driver is not None and not listened(conn):
             self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def _execute(
@@ -378,7 +171,7 @@ class _SqlTransaction(StoreTransaction):
         if text is None:
             assert self.sql.dialect is not None
             first = params if isinstance(params, Mapping) else params[0]
-            text = driver[id(statement)] = _SqliteText(statement, self.sql.dialect, first)
+            text = driver[id(statement)] = SqliteText(statement, self.sql.dialect, first)
         if self._cursor is not None:
             return _run_on_driver(self._cursor, text.sql, text.params(params))
         return self.conn.exec_driver_sql(text.sql, text.params(params))
@@ -619,29 +412,6 @@ class _SqlTransaction(StoreTransaction):
             )
 
 
-def _listened(conn: Connection) -> bool:
-    """Whether anyone listens to statement events of the engine (nobody else holds the
-    connections of an engine the store made, so none listens to them alone)."""
-    d = conn.engine.dispatch
-    return bool(
-        d.before_execute or d.after_execute or d.before_cursor_execute or d.after_cursor_execute
-    )
-
-
-def _run_on_driver(cursor: Any, sql: str, params: Any) -> Any:
-    """Run SQL text on SQLite's own cursor, translating its errors as Core would."""
-    try:
-        if isinstance(params, list):
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
-    except sqlite3.IntegrityError as error:
-        raise DuplicateKeyError(str(error)) from error
-    except sqlite3.Error as error:
-        raise StoreError(f"database error: {error}") from error
-    return cursor
-
-
 def _timer_row(t: TimerSpec, now: dt.datetime) -> dict[str, Any]:
     return {
         "complaint_id": t.complaint_id,
@@ -692,7 +462,7 @@ class SqlStore(Store):
         if schema == "":
             raise InvalidInputError("schema", ["use None for the default schema"])
         # on a SQLite file the store opened, a thread of its own checkpoints the log
-        self._checkpointer = _checkpointer_for(bind)
+        self._checkpointer = checkpointer_for(bind)
         if isinstance(bind, str):
             cap = CAP_PAGES if self._checkpointer is not None else None
             self.engine = create_sql_engine(bind, autocheckpoint=cap)
@@ -735,13 +505,13 @@ class SqlStore(Store):
         if self._host is not None:
             conn = self._host.connection() if isinstance(self._host, Session) else self._host
             if conn.dialect.name == "sqlite":
-                _begin_in_driver(conn)
+                begin_in_driver(conn)
             with conn.begin_nested():
                 yield conn
             return
         with self.engine.connect() as conn:
             if write and self.dialect == "sqlite":
-                conn.info[_BEGIN_KEY] = "BEGIN IMMEDIATE"
+                conn.info[BEGIN_KEY] = "BEGIN IMMEDIATE"
             with conn.begin():
                 yield conn
 
