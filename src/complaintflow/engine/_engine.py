@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy import Connection
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy.orm import Session
@@ -25,6 +24,16 @@ from complaintflow.definition._compile import Guard, Workflow
 from complaintflow.definition._models import CalendarSpec, did_you_mean
 from complaintflow.definition._registry import load_workflows
 from complaintflow.engine._dedup import dedup_key
+from complaintflow.engine._inputs import (
+    bounded,
+    check_expected_version,
+    encodable,
+    optional_text,
+    valid_actor,
+    valid_intake,
+    valid_note,
+    valid_text,
+)
 from complaintflow.exceptions import (
     ComplaintNotFoundError,
     ConcurrencyConflictError,
@@ -54,55 +63,6 @@ ActorLike = Actor | tuple[str, str]
 NotificationCallback = Callable[[Notification], None]
 _RETRIES = 8
 MAX_PAGE = 1000
-
-
-def _actor(value: object, what: str = "actor") -> Actor:
-    if isinstance(value, Actor):
-        actor = value
-    elif isinstance(value, tuple) and len(value) == 2:
-        actor = Actor(*value)
-    else:
-        raise InvalidInputError(what, ["expected Actor(id, role) or an (id, role) tuple"])
-    if (
-        not isinstance(actor.id, str)
-        or not isinstance(actor.role, str)
-        or not actor.id
-        or not actor.role
-        or len(actor.id) > 200
-        or len(actor.role) > 64
-        or not _encodable(actor.id)
-        or not _encodable(actor.role)
-    ):
-        raise InvalidInputError(
-            what,
-            ["id and role must be non-empty Unicode strings (id at most 200, role 64 characters)"],
-        )
-    return actor
-
-
-def _encodable(value: str) -> bool:
-    """False for text no database can store: lone surrogates are not Unicode text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text(value: object, what: str, *, max_length: int = 200) -> str:
-    if not isinstance(value, str) or not value or len(value) > max_length or not _encodable(value):
-        raise InvalidInputError(
-            what, [f"expected a non-empty Unicode string of at most {max_length} characters"]
-        )
-    return value
-
-
-def _validation_errors(error: ValidationError) -> list[str]:
-    # never echo the input: it is personal data
-    return [
-        f"{'.'.join(str(p) for p in e['loc']) or 'record'}: {e['msg']}"
-        for e in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
 
 
 def _hash(payload: Mapping[str, Any]) -> str:
@@ -424,8 +384,8 @@ class Engine:
             InvalidInputError: the intake record or actor is invalid.
             IdempotencyConflictError: the key was used for a different request.
         """
-        who = _actor(actor)
-        record = _intake(intake)
+        who = valid_actor(actor)
+        record = valid_intake(intake)
         wf = self.workflow(workflow)
         if not record.confirmed_with_customer:
             raise InvalidInputError(
@@ -433,8 +393,8 @@ class Engine:
             )
         # checked here too, since a repeated contact never reaches open_complaint
         core.check_intake(wf, record, who)
-        key = _optional_text(idempotency_key, "idempotency_key")
-        _optional_text(correlation_id, "correlation_id")
+        key = optional_text(idempotency_key, "idempotency_key")
+        optional_text(correlation_id, "correlation_id")
         matter = dedup_key(wf, record)
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
@@ -510,13 +470,13 @@ class Engine:
             MissingFieldsError, GuardRejectedError, ConcurrencyConflictError,
             IdempotencyConflictError, InvalidInputError.
         """
-        cid = _text(complaint_id, "complaint_id", max_length=40)
-        name = _text(trigger, "trigger", max_length=64)
-        who = _actor(actor)
+        cid = valid_text(complaint_id, "complaint_id", max_length=40)
+        name = valid_text(trigger, "trigger", max_length=64)
+        who = valid_actor(actor)
         payload = check_json("data", data or {})
-        _expected_version(expected_version)
-        key = _optional_text(idempotency_key, "idempotency_key")
-        _optional_text(correlation_id, "correlation_id")
+        check_expected_version(expected_version)
+        key = optional_text(idempotency_key, "idempotency_key")
+        optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = _load(tx, cid, expected_version)
@@ -563,12 +523,12 @@ class Engine:
         correlation_id: str | None = None,
     ) -> Complaint:
         """Hand one complaint to a new owner, on the record (首问负责制: never implicit)."""
-        cid = _text(complaint_id, "complaint_id", max_length=40)
-        target = _actor(to_owner, "to_owner")
-        who = _actor(actor)
-        text = _note(note)
-        _expected_version(expected_version)
-        _optional_text(correlation_id, "correlation_id")
+        cid = valid_text(complaint_id, "complaint_id", max_length=40)
+        target = valid_actor(to_owner, "to_owner")
+        who = valid_actor(actor)
+        text = valid_note(note)
+        check_expected_version(expected_version)
+        optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = _load(tx, cid, expected_version)
@@ -597,11 +557,11 @@ class Engine:
     ) -> list[Complaint]:
         """Shift handover (交接班): every open complaint of ``from_owner`` goes to
         ``to_owner`` in one transaction, each recorded on its own complaint."""
-        source = _text(from_owner, "from_owner")
-        target = _actor(to_owner, "to_owner")
-        who = _actor(actor)
-        text = _note(note)
-        _optional_text(correlation_id, "correlation_id")
+        source = valid_text(from_owner, "from_owner")
+        target = valid_actor(to_owner, "to_owner")
+        who = valid_actor(actor)
+        text = valid_note(note)
+        optional_text(correlation_id, "correlation_id")
         handed: list[Change] = []
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
@@ -637,14 +597,14 @@ class Engine:
     ) -> Complaint:
         """Record a satisfaction survey answer (score 1-5) against a complaint, in any
         state; it counts in the satisfaction measures."""
-        cid = _text(complaint_id, "complaint_id", max_length=40)
-        who = _actor(actor)
+        cid = valid_text(complaint_id, "complaint_id", max_length=40)
+        who = valid_actor(actor)
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise InvalidInputError("score", ["expected a whole number from 1 to 5"])
-        text = _note(comment)
+        text = valid_note(comment)
         if channel is not None:
-            _text(channel, "channel", max_length=32)
-        _optional_text(correlation_id, "correlation_id")
+            valid_text(channel, "channel", max_length=32)
+        optional_text(correlation_id, "correlation_id")
 
         def body(tx: StoreTransaction, now: dt.datetime) -> list[Change]:
             complaint = _load(tx, cid)
@@ -676,7 +636,7 @@ class Engine:
         Raises:
             ComplaintNotFoundError: no complaint has this id.
         """
-        cid = _text(complaint_id, "complaint_id", max_length=40)
+        cid = valid_text(complaint_id, "complaint_id", max_length=40)
         complaint = self._store.get(cid)
         if complaint is None:
             raise ComplaintNotFoundError(cid)
@@ -684,7 +644,7 @@ class Engine:
 
     def history(self, complaint_id: str) -> list[AuditRecord]:
         """Every audit record of the complaint, oldest first."""
-        cid = _text(complaint_id, "complaint_id", max_length=40)
+        cid = valid_text(complaint_id, "complaint_id", max_length=40)
         records = self._store.history(cid)
         if not records:
             raise ComplaintNotFoundError(cid)
@@ -694,7 +654,7 @@ class Engine:
         """Triggers ``actor`` may fire now: by state and role, declarative conditions
         evaluated (host guards and required fields are checked when firing)."""
         complaint = self.get(complaint_id)
-        who = _actor(actor)
+        who = valid_actor(actor)
         wf = self._workflow_of(complaint)
         allowed = []
         for trigger in wf.allowed_triggers(complaint.state, who.role):
@@ -762,7 +722,7 @@ class Engine:
                         f"unknown workflow {value!r}; loaded: {', '.join(sorted(self._workflows))}"
                     )
             elif name in ("owner", "customer_ref"):
-                if not isinstance(value, str) or len(value) > 200 or not _encodable(value):
+                if not isinstance(value, str) or len(value) > 200 or not encodable(value):
                     errors.append(f"{name} must be a Unicode string of at most 200 characters")
             elif name == "open":
                 if not isinstance(value, bool):
@@ -800,7 +760,7 @@ class Engine:
         """
         if not isinstance(older_than, dt.timedelta) or older_than <= dt.timedelta(0):
             raise InvalidInputError("older_than", ["expected a positive datetime.timedelta"])
-        _bounded(batch, "batch", 1, 10_000)
+        bounded(batch, "batch", 1, 10_000)
         forgotten = self._store.forget_idempotency_keys(self._clock.now() - older_than, batch=batch)
         self._log.info("idempotency.forgotten", count=forgotten)
         return forgotten
@@ -825,7 +785,7 @@ class Engine:
         """
         if batch_size is None:
             batch_size = 500 if self._on_postgresql() else 200
-        _bounded(batch_size, "batch_size", 1, 10_000)
+        bounded(batch_size, "batch_size", 1, 10_000)
         return Sweeper(
             self._store,
             workflow_of=self._workflow_of,
@@ -874,7 +834,7 @@ class Engine:
         """
         if threads is None:
             threads = 2 if self._on_postgresql() else 1
-        _bounded(threads, "threads", 1, 16)
+        bounded(threads, "threads", 1, 16)
         worker = Worker(
             self.sweeper(batch_size=batch_size, lease=lease),
             scheduler=scheduler,
@@ -901,17 +861,6 @@ def _as_workflows(
     if items and all(isinstance(w, Workflow) for w in items):
         return {w.key: w for w in items}
     return load_workflows(items, guards=guards, calendars=calendars)
-
-
-def _intake(value: object) -> Intake:
-    if isinstance(value, Intake):
-        return value
-    if not isinstance(value, Mapping):
-        raise InvalidInputError("intake", ["expected an Intake or a mapping"])
-    try:
-        return Intake.model_validate(dict(value))
-    except ValidationError as error:
-        raise InvalidInputError("intake", _validation_errors(error)) from None
 
 
 def _where(store: Store) -> str:
@@ -941,26 +890,6 @@ def _load(tx: StoreTransaction, cid: str, expected_version: int | None = None) -
     if expected_version is not None and complaint.version != expected_version:
         raise ConcurrencyConflictError(cid, expected_version, complaint.version)
     return complaint
-
-
-def _bounded(value: object, what: str, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInputError(what, [f"expected an integer from {low} to {high}"])
-
-
-def _expected_version(value: object) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise InvalidInputError("expected_version", ["expected an integer"])
-
-
-def _optional_text(value: object, what: str) -> str | None:
-    return None if value is None else _text(value, what)
-
-
-def _note(value: object) -> str:
-    if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInputError("note", ["expected a string of at most 2000 characters"])
-    return value
 
 
 def _within(wf: Workflow, existing: Complaint, now: dt.datetime) -> bool:
