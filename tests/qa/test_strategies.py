@@ -23,6 +23,7 @@ from complaintflow.testing import (
     invalid_texts,
     tiers,
 )
+from complaintflow.testing._strategies import Sketch, forbidden_event
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = load_workflow(ROOT / "workflows" / "standard.yaml")
@@ -129,3 +130,52 @@ def test_a_forbidden_event_is_refused_with_its_error_and_changes_nothing(
         with pytest.raises(event.expect):
             engine.fire(cid, event.trigger, actor=event.actor, data=event.data)
         assert (engine.get(cid), engine.history(cid)) == before
+
+
+def _offered_as_missing(draw: Any, complaint: Any) -> list[str]:
+    """The fields ``forbidden_event`` would leave out of an event to make it refused."""
+    offered: list[str] = []
+
+    def choose(options: list[Any]) -> Any:
+        if "missing" in options:
+            return "missing"
+        if all(isinstance(o, tuple) and len(o) == 4 for o in options):
+            offered.extend(o[3] for o in options)
+        return options[0]
+
+    forbidden_event(draw, choose, STANDARD, complaint)
+    return offered
+
+
+@PROPERTY
+@given(st.data())
+def test_a_field_the_complaint_already_has_is_never_called_missing(data: st.DataObject) -> None:
+    # reclassify requires a tier, which classify set already: an event may leave it out
+    # (the workflow format says so), so it is no forbidden ending
+    assert "tier" in _offered_as_missing(data.draw, Sketch("classified"))
+    assert "tier" not in _offered_as_missing(data.draw, Sketch("classified", "minor", "service"))
+
+
+@PROPERTY
+@given(st.data())
+def test_an_invalid_sequence_ends_from_what_its_events_made_of_the_complaint(
+    data: st.DataObject,
+) -> None:
+    from complaintflow.testing import _strategies
+
+    seen: list[Any] = []
+
+    def spy(draw: Any, choose: Any, workflow: Any, complaint: Any) -> Any:
+        seen.append(complaint)
+        return forbidden_event(draw, choose, workflow, complaint)
+
+    _strategies.forbidden_event = spy  # type: ignore[assignment]
+    try:
+        events = data.draw(event_sequences(STANDARD, valid=False))
+    finally:
+        _strategies.forbidden_event = forbidden_event
+    [made] = seen
+    tiers_given = [e.data["tier"] for e in events[:-1] if "tier" in e.data]
+    categories_given = [e.data["category"] for e in events[:-1] if "category" in e.data]
+    assert made.tier == (tiers_given[-1] if tiers_given else None)
+    assert made.category == (categories_given[-1] if categories_given else None)

@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, get_args
+from typing import Any, NamedTuple, Protocol, TypeVar, get_args
 
 from hypothesis import strategies as st
 
@@ -398,7 +398,16 @@ class Event:
     why: str = ""
 
 
-def _state_of(complaint: Complaint | str) -> tuple[str, str | None, str | None]:
+class Sketch(NamedTuple):
+    """What a sequence of events has made of a complaint so far: its state, tier and
+    category (a complaint's own fields, without a stored complaint)."""
+
+    state: str
+    tier: str | None = None
+    category: str | None = None
+
+
+def _state_of(complaint: Complaint | Sketch | str) -> tuple[str, str | None, str | None]:
     if isinstance(complaint, str):
         return complaint, None, None
     return complaint.state, complaint.tier, complaint.category
@@ -526,7 +535,7 @@ def forbidden_events(draw: st.DrawFn, workflow: Workflow, complaint: Complaint |
 
 
 def forbidden_event(
-    draw: Draw, choose: Chooser, workflow: Workflow, complaint: Complaint | str
+    draw: Draw, choose: Chooser, workflow: Workflow, complaint: Complaint | Sketch | str
 ) -> Event:
     """:func:`forbidden_events`, with its decisions made by ``choose``."""
     facts = facts_of(workflow)
@@ -671,5 +680,8 @@ def event_sequences(
         category = data.get("category", category)
         state = option.transition.dest_from(state)
     if not valid:
-        events.append(draw(forbidden_events(workflow, state)))
+        # what the events made of it, tier and category included: a field the complaint
+        # already has is not missing from an event that leaves it out
+        sketch = Sketch(state, tier, category)
+        events.append(forbidden_event(draw, _DrawnChoice(draw), workflow, sketch))
     return events
