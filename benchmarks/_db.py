@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from complaintflow.store import Tables, build_tables, upgrade
 from complaintflow.store._checkpoint import CAP_PAGES, Checkpointer
+from complaintflow.store._engines import tune_sqlite_connection
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_ENV = ("COMPLAINTFLOW_BENCH_POSTGRES_URL", "COMPLAINTFLOW_TEST_POSTGRES_URL")
@@ -68,15 +69,8 @@ def plain_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        if checkpointer is not None:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={CAP_PAGES}")
-        cursor.close()
+        cap = CAP_PAGES if checkpointer is not None else None
+        tune_sqlite_connection(dbapi_connection, wal=True, autocheckpoint=cap)
 
     # as the store does: BEGIN IMMEDIATE straight to the driver, from the dialect's hook
     def _do_begin(dbapi_connection: Any) -> None:

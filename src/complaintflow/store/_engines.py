@@ -67,20 +67,29 @@ def create_sql_engine(url: str, *, autocheckpoint: int | None = None, **kwargs: 
         raise StoreError(f"cannot use database URL {parsed!r}: {error}") from error
 
 
+def tune_sqlite_connection(
+    dbapi_connection: Any, *, wal: bool, autocheckpoint: int | None = None
+) -> None:
+    """The settings of every SQLite connection the store opens (the benchmarks' baselines
+    use them too): the driver's autocommit mode (its own transaction handling cannot do
+    ``BEGIN IMMEDIATE`` or savepoints), WAL, ``synchronous=NORMAL``, foreign keys, a
+    30-second busy timeout and, when given, ``wal_autocheckpoint`` in pages."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    if wal:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    if autocheckpoint is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+    cursor.close()
+
+
 def _tune_sqlite(engine: Engine, *, wal: bool, autocheckpoint: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
-        # the driver's own transaction handling cannot do BEGIN IMMEDIATE or savepoints
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        if autocheckpoint is not None:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-        cursor.close()
+        tune_sqlite_connection(dbapi_connection, wal=wal, autocheckpoint=autocheckpoint)
 
     # BEGIN goes straight to the driver from the dialect's own hook: a "begin" event
     # listener would run it through a full Core execution, and any engine event makes
